@@ -1,0 +1,218 @@
+"""Validated configuration of a recfusion run.
+
+One pydantic model per component, all with ``extra="forbid"`` so that a misspelt key fails
+with its full path. A config round-trips through TOML: :func:`load_config` reads a file,
+:meth:`RunConfig.to_toml` writes one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from recfusion.errors import ConfigError
+
+
+class StrictModel(BaseModel):
+    """Base of every config section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ColumnsConfig(StrictModel):
+    """Names of the source columns that hold each canonical field."""
+
+    user: str = "user_id"
+    item: str = "item_id"
+    timestamp: str | None = Field(
+        default=None,
+        description="Event time column; None means each user's rows are in time order.",
+    )
+    weight: str | None = Field(default=None, description="Optional interaction strength.")
+
+
+class DataConfig(StrictModel):
+    """Where the interactions and optional side information come from."""
+
+    dataset: Literal["movielens-100k"] | None = Field(
+        default=None, description="Built-in dataset; exclusive with `interactions`."
+    )
+    interactions: Path | None = None
+    format: Literal["auto", "csv", "tsv", "parquet", "atomic"] = "auto"
+    delimiter: str | None = Field(default=None, description="CSV delimiter; guessed if None.")
+    columns: ColumnsConfig = ColumnsConfig()
+    items: Path | None = Field(default=None, description="Optional item metadata file.")
+    item_id_col: str = "item_id"
+    users: Path | None = Field(default=None, description="Optional user attributes file.")
+    user_id_col: str = "user_id"
+    item_vectors: Path | None = Field(
+        default=None, description="Optional supplied item embeddings (CSV, Parquet or .npy)."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if (self.dataset is None) == (self.interactions is None):
+            raise ValueError(
+                "set exactly one of data.dataset (a built-in dataset such as "
+                "'movielens-100k') or data.interactions (a file path)"
+            )
+        return self
+
+
+class SplitConfig(StrictModel):
+    """How test (and validation) interactions are held out."""
+
+    method: Literal["leave_last_out", "time"] = "leave_last_out"
+    cutoff: float | None = Field(
+        default=None,
+        description="For method='time': events at or after this timestamp are test; "
+        "None picks the timestamp that leaves the last 10% of events for test.",
+    )
+    test_fraction: float = Field(default=0.1, gt=0, lt=1)
+
+
+class PopularityConfig(StrictModel):
+    kind: Literal["popularity"] = "popularity"
+    enabled: bool = True
+    window: float | None = Field(default=None, gt=0)
+    half_life: float | None = Field(default=None, gt=0)
+
+
+class ItemCFConfig(StrictModel):
+    """Time- and position-aware item-based collaborative filtering.
+
+    Setting ``forward_weight = backward_weight = 1``, ``position_decay = 1``,
+    ``time_decay = 0`` and ``user_damping = false`` gives plain cosine co-occurrence.
+    """
+
+    kind: Literal["itemcf"] = "itemcf"
+    enabled: bool = True
+    forward_weight: float = Field(default=1.0, ge=0, description="Pair i before j.")
+    backward_weight: float = Field(default=0.7, ge=0, description="Pair j before i.")
+    position_decay: float = Field(
+        default=0.8, gt=0, le=1, description="Factor per extra step between positions."
+    )
+    time_decay: float = Field(
+        default=1.0, ge=0, description="exp(-time_decay * gap / span of the training log)."
+    )
+    user_damping: bool = Field(default=True, description="Divide by log(1 + history length).")
+    window: int | None = Field(
+        default=None, gt=0, description="Only pairs at most this many positions apart."
+    )
+    neighbours: int = Field(default=200, gt=0, description="Neighbours kept per item.")
+    recent_items: int = Field(default=20, gt=0, description="History items used to score.")
+    recency_decay: float = Field(
+        default=0.9, gt=0, le=1, description="Weight factor per step back in the history."
+    )
+
+
+StrategyConfig = Annotated[
+    Union[PopularityConfig, ItemCFConfig],
+    Field(discriminator="kind"),
+]
+
+
+def _default_strategies() -> dict[str, Any]:
+    return {"popularity": PopularityConfig(), "itemcf": ItemCFConfig()}
+
+
+class FusionConfig(StrictModel):
+    """How channel candidates are merged into one top-K list."""
+
+    method: Literal["weighted"] = "weighted"
+    normalization: Literal["minmax"] = "minmax"
+    weights: dict[str, float] = Field(
+        default_factory=dict, description="Per-channel weight; channels not listed get 1."
+    )
+    candidates: int = Field(default=100, gt=0, description="Candidates taken per channel.")
+
+
+class EvaluationConfig(StrictModel):
+    k: int = Field(default=5, gt=0, description="Length of the submitted lists.")
+    ks: list[int] = Field(default_factory=lambda: [5, 10, 20])
+    latency_users: int = Field(
+        default=200, ge=0, description="Users timed one by one for latency percentiles."
+    )
+
+
+class RunConfig(StrictModel):
+    """Everything a `recfusion run` needs."""
+
+    data: DataConfig
+    split: SplitConfig = SplitConfig()
+    strategies: dict[str, StrategyConfig] = Field(default_factory=_default_strategies)
+    fusion: FusionConfig = FusionConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    seed: int = 42
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.model_dump(mode="json", exclude_none=True))
+
+
+def parse_config(raw: dict[str, Any], source: str = "config") -> RunConfig:
+    """Validate a raw mapping; errors name the key path and suggest a close key."""
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None
+
+
+def load_config(path: Path) -> RunConfig:
+    """Read and validate a TOML config file."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return parse_config(raw, source=str(path))
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: {exc.error_count()} invalid setting(s)"]
+    for error in exc.errors():
+        path = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = f"unknown key{_suggest(error['loc'])}"
+        elif "input" in error and error["type"] != "missing":
+            message = f"{message}; received {error['input']!r}"
+        lines.append(f"  {path}: {message}")
+    return "\n".join(lines)
+
+
+def _suggest(location: tuple[Any, ...]) -> str:
+    """' (did you mean X?)' when a known key of the same section is close."""
+    model: Any = RunConfig
+    for part in location[:-1]:
+        field = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
+        annotation = getattr(field, "annotation", None)
+        model = annotation if isinstance(annotation, type) else None
+        if model is None:
+            return ""
+    if not hasattr(model, "model_fields"):
+        return ""
+    close = difflib.get_close_matches(str(location[-1]), list(model.model_fields), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+__all__ = sorted(
+    [
+        "ColumnsConfig",
+        "DataConfig",
+        "EvaluationConfig",
+        "FusionConfig",
+        "ItemCFConfig",
+        "PopularityConfig",
+        "RunConfig",
+        "SplitConfig",
+        "StrategyConfig",
+        "load_config",
+        "parse_config",
+    ]
+)
