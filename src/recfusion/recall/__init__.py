@@ -2,5 +2,17 @@
 
 from recfusion.recall._base import SideInfo, Strategy, mask_seen, top_n_dense
 from recfusion.recall._popularity import Popularity
+from recfusion.recall._registry import STRATEGIES, build_strategy, register
 
-__all__ = sorted(["Popularity", "SideInfo", "Strategy", "mask_seen", "top_n_dense"])
+__all__ = sorted(
+    [
+        "Popularity",
+        "STRATEGIES",
+        "SideInfo",
+        "Strategy",
+        "build_strategy",
+        "mask_seen",
+        "register",
+        "top_n_dense",
+    ]
+)
