@@ -49,21 +49,20 @@ class Popularity(Strategy):
         return self
 
     def _user_item_scores(self, train: Interactions) -> np.ndarray:
-        users, items, times = train.users, train.items, train.timestamps
-        if users.shape[0] == 0:
+        if train.n_interactions == 0:
             return np.zeros(train.n_items, dtype=np.float64)
-        latest = times.max()
-        keep = np.ones(users.shape[0], dtype=bool)
+        latest = train.timestamps.max()
+        keep = np.ones(train.n_interactions, dtype=bool)
         if self.window is not None:
-            keep = times >= latest - self.window
+            keep = train.timestamps >= latest - self.window
+        users, items, times = train.users[keep], train.items[keep], train.timestamps[keep]
         # One vote per (user, item): keep each pair's latest row (rows are time-sorted).
-        pair = users[keep].astype(np.int64) * train.n_items + items[keep]
-        last_rows = users.shape[0] - 1 - np.unique(pair[::-1], return_index=True)[1]
-        kept_items = items[keep][last_rows]
+        pair = users.astype(np.int64) * train.n_items + items
+        last_rows = pair.shape[0] - 1 - np.unique(pair[::-1], return_index=True)[1]
+        kept_items = items[last_rows]
         votes = np.ones(kept_items.shape[0], dtype=np.float64)
         if self.half_life is not None:
-            age = latest - times[keep][last_rows]
-            votes = 0.5 ** (age / self.half_life)
+            votes = 0.5 ** ((latest - times[last_rows]) / self.half_life)
         return np.bincount(kept_items, weights=votes, minlength=train.n_items)
 
     def _set_scores(self, scores: np.ndarray) -> None:

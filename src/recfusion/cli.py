@@ -1,0 +1,125 @@
+"""Command-line interface: ``recfusion run | train | recommend | serve``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from recfusion.config import RunConfig, load_config, parse_config
+from recfusion.errors import RecfusionError
+
+app = typer.Typer(
+    help="recfusion: multi-strategy recommendation with fusion, benchmarking and serving.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+
+def _setup_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(
+        level=level,
+        format="%(message)s",
+        datefmt="[%X]",
+        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)],
+        force=True,
+    )
+    for noisy in ("numba", "gensim", "optuna", "py4j", "httpx", "faiss"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=2)
+
+
+def build_config(
+    config_path: Path | None, overrides: dict[str, Any], data_overrides: dict[str, Any]
+) -> RunConfig:
+    """Config from a TOML file and/or command-line options (options win)."""
+    if config_path is not None:
+        raw = load_config(config_path).model_dump(mode="json", exclude_none=True)
+        source = str(config_path)
+    else:
+        raw = {}
+        source = "command line"
+    data = raw.setdefault("data", {})
+    if data_overrides.get("dataset") or data_overrides.get("interactions"):
+        data.pop("dataset", None)
+        data.pop("interactions", None)
+    columns = data.setdefault("columns", {})
+    for key, value in data_overrides.items():
+        if value is None:
+            continue
+        if key in ("user", "item", "timestamp", "weight"):
+            columns[key] = value
+        else:
+            data[key] = str(value) if isinstance(value, Path) else value
+    if not columns:
+        data.pop("columns")
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        section, key = dotted.split(".")
+        raw.setdefault(section, {})[key] = value
+    return parse_config(raw, source=source)
+
+
+@app.command()
+def run(
+    config: Annotated[Optional[Path], typer.Option(help="TOML config file.")] = None,
+    data: Annotated[Optional[str], typer.Option(help="Built-in dataset: movielens-100k.")] = None,
+    interactions: Annotated[Optional[Path], typer.Option(help="Interaction log file.")] = None,
+    user_col: Annotated[Optional[str], typer.Option(help="User id column.")] = None,
+    item_col: Annotated[Optional[str], typer.Option(help="Item id column.")] = None,
+    time_col: Annotated[Optional[str], typer.Option(help="Timestamp column.")] = None,
+    weight_col: Annotated[Optional[str], typer.Option(help="Weight column.")] = None,
+    items: Annotated[Optional[Path], typer.Option(help="Item metadata file.")] = None,
+    item_id_col: Annotated[Optional[str], typer.Option(help="Item id column of --items.")] = None,
+    k: Annotated[Optional[int], typer.Option(help="Length of the submitted lists.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/latest"),
+    force: Annotated[bool, typer.Option(help="Overwrite existing outputs.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Split, fit every strategy, fuse, evaluate and write the run's outputs."""
+    from recfusion._job import run_job
+    from recfusion.report import results_table
+
+    _setup_logging(verbose, quiet)
+    try:
+        resolved = build_config(
+            config,
+            overrides={"evaluation.k": k, "seed": None},
+            data_overrides={
+                "dataset": data,
+                "interactions": interactions,
+                "user": user_col,
+                "item": item_col,
+                "timestamp": time_col,
+                "weight": weight_col,
+                "items": items,
+                "item_id_col": item_id_col,
+            },
+        )
+        if seed is not None:
+            resolved.seed = seed
+        result = run_job(resolved, out, force=force)
+    except RecfusionError as exc:
+        _fail(exc)
+    Console().print(results_table(result.table, k=10))
+    Console().print(f"outputs written to [bold]{out}[/]")
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "build_config", "main"]
