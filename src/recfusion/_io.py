@@ -23,6 +23,8 @@ def atomic_path(target: Path) -> Iterator[Path]:
     handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
     temporary = Path(name)
+    # mkstemp creates 0600 files; give outputs the usual permissions under the umask.
+    os.chmod(temporary, 0o666 & ~_umask())
     try:
         yield temporary
         _fsync_file(temporary)
@@ -66,6 +68,7 @@ def atomic_directory(target: Path) -> Iterator[Path]:
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    os.chmod(temporary, 0o777 & ~_umask())
     try:
         yield temporary
         aside = target.with_name(f".{target.name}.old")
@@ -78,6 +81,12 @@ def atomic_directory(target: Path) -> Iterator[Path]:
     finally:
         if temporary.exists():
             shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def _fsync_file(path: Path) -> None:

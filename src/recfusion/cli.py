@@ -118,6 +118,93 @@ def run(
     Console().print(f"outputs written to [bold]{out}[/]")
 
 
+@app.command()
+def train(
+    out: Annotated[Path, typer.Option(help="Model bundle directory to write.")],
+    config: Annotated[Optional[Path], typer.Option(help="TOML config file.")] = None,
+    data: Annotated[Optional[str], typer.Option(help="Built-in dataset: movielens-100k.")] = None,
+    interactions: Annotated[Optional[Path], typer.Option(help="Interaction log file.")] = None,
+    user_col: Annotated[Optional[str], typer.Option(help="User id column.")] = None,
+    item_col: Annotated[Optional[str], typer.Option(help="Item id column.")] = None,
+    time_col: Annotated[Optional[str], typer.Option(help="Timestamp column.")] = None,
+    weight_col: Annotated[Optional[str], typer.Option(help="Weight column.")] = None,
+    items: Annotated[Optional[Path], typer.Option(help="Item metadata file.")] = None,
+    item_id_col: Annotated[Optional[str], typer.Option(help="Item id column of --items.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing bundle.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Fit every strategy and the fuser on ALL interactions and save a model bundle."""
+    from recfusion.serving import train_bundle
+
+    _setup_logging(verbose, quiet)
+    try:
+        resolved = build_config(
+            config,
+            overrides={},
+            data_overrides={
+                "dataset": data, "interactions": interactions, "user": user_col,
+                "item": item_col, "timestamp": time_col, "weight": weight_col,
+                "items": items, "item_id_col": item_id_col,
+            },
+        )
+        if seed is not None:
+            resolved.seed = seed
+        train_bundle(resolved, out, force=force)
+    except RecfusionError as exc:
+        _fail(exc)
+    Console().print(f"model bundle written to [bold]{out}[/]")
+
+
+@app.command()
+def recommend(
+    model: Annotated[Path, typer.Option(help="Model bundle directory.")],
+    users: Annotated[Path, typer.Option(help="CSV with a header and one column of user ids.")],
+    out: Annotated[Path, typer.Option(help="Output CSV: user_id,item_1..item_k.")],
+    k: Annotated[int, typer.Option(min=1, help="Items per user.")] = 10,
+    force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Batch-score users with a bundle; unknown users get the popularity fallback."""
+    from recfusion.serving import recommend_file
+
+    _setup_logging(verbose, quiet)
+    try:
+        summary = recommend_file(model, users, k, out, force=force)
+    except RecfusionError as exc:
+        _fail(exc)
+    Console().print(
+        f"{summary.users} users scored ({summary.unknown_users} by popularity) into [bold]{out}[/]"
+    )
+
+
+@app.command()
+def serve(
+    model: Annotated[Path, typer.Option(help="Model bundle directory.")],
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    events: Annotated[
+        Optional[Path], typer.Option(help="SQLite event database [default: beside --model].")
+    ] = None,
+    max_body_bytes: Annotated[int, typer.Option(min=1, help="Request body limit.")] = 1 << 20,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Serve the HTTP API (API key from RECFUSION_API_KEY; SIGHUP reloads the bundle)."""
+    from recfusion.serving import ServingSettings
+    from recfusion.serving import serve as run_server
+
+    _setup_logging(verbose, quiet)
+    try:
+        settings = ServingSettings.from_env(model, events, max_body_bytes=max_body_bytes)
+        level = "debug" if verbose else "warning" if quiet else "info"
+        run_server(settings, host=host, port=port, log_level=level)
+    except RecfusionError as exc:
+        _fail(exc)
+
+
 def main() -> None:
     app()
 

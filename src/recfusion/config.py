@@ -50,6 +50,13 @@ class DataConfig(StrictModel):
     item_id_col: str = "item_id"
     users: Path | None = Field(default=None, description="Optional user attributes file.")
     user_id_col: str = "user_id"
+    list_columns: list[str] = Field(
+        default_factory=lambda: ["genres"],
+        description="Metadata columns holding several values, split into lists.",
+    )
+    list_separator: str = Field(
+        default="|", min_length=1, description="Separator of list columns (atomic files: ' ')."
+    )
     item_vectors: Path | None = Field(
         default=None, description="Optional supplied item embeddings (CSV, Parquet or .npy)."
     )
@@ -87,7 +94,9 @@ class ItemCFConfig(StrictModel):
     """Time- and position-aware item-based collaborative filtering.
 
     Setting ``forward_weight = backward_weight = 1``, ``position_decay = 1``,
-    ``time_decay = 0`` and ``user_damping = false`` gives plain cosine co-occurrence.
+    ``time_decay = 0`` and ``user_damping = false`` gives plain cosine co-occurrence (for
+    users with more than ``max_pairs_window + 1`` distinct items, also unset that cap).
+    The exact definition is in ``recfusion.recall._itemcf_kernel``.
     """
 
     kind: Literal["itemcf"] = "itemcf"
@@ -103,6 +112,12 @@ class ItemCFConfig(StrictModel):
     user_damping: bool = Field(default=True, description="Divide by log(1 + history length).")
     window: int | None = Field(
         default=None, gt=0, description="Only pairs at most this many positions apart."
+    )
+    max_pairs_window: int | None = Field(
+        default=1000,
+        gt=0,
+        description="Cost cap: pairs further apart are skipped even when window is None, so "
+        "work grows linearly past this history length; None disables the cap.",
     )
     neighbours: int = Field(default=200, gt=0, description="Neighbours kept per item.")
     recent_items: int = Field(default=20, gt=0, description="History items used to score.")
@@ -124,12 +139,40 @@ def _default_strategies() -> dict[str, Any]:
 class FusionConfig(StrictModel):
     """How channel candidates are merged into one top-K list."""
 
-    method: Literal["weighted"] = "weighted"
-    normalization: Literal["minmax"] = "minmax"
+    method: Literal["weighted", "rrf", "learned"] = "weighted"
+    normalization: Literal["minmax", "rank", "reciprocal", "zscore", "none"] = "minmax"
     weights: dict[str, float] = Field(
         default_factory=dict, description="Per-channel weight; channels not listed get 1."
     )
     candidates: int = Field(default=100, gt=0, description="Candidates taken per channel.")
+    budgets: dict[str, int] = Field(
+        default_factory=dict, description="Per-channel candidate budget overriding `candidates`."
+    )
+    k_rrf: float = Field(default=60.0, ge=0, description="RRF constant: weight / (k_rrf + rank).")
+    tune_trials: int = Field(
+        default=0, ge=0, description="Optuna trials tuning weights on validation; 0 = off."
+    )
+    tune_budgets: bool = Field(default=True, description="Also tune each channel's budget.")
+    tune_metric: Literal["recall", "precision", "hit_rate", "ndcg", "mrr", "map"] = "ndcg"
+    tune_k: int = Field(default=10, gt=0, description="Cut-off of the tuned metric.")
+    ltr_trees: int = Field(default=200, gt=0, description="Boosting rounds of learned fusion.")
+    ltr_learning_rate: float = Field(default=0.05, gt=0, le=1)
+    ltr_leaves: int = Field(default=31, gt=1)
+    mmr_lambda: float | None = Field(
+        default=None, ge=0, le=1, description="MMR trade-off (1 = relevance only); None = off."
+    )
+    mmr_similarity: Literal["genres", "vectors"] = "genres"
+    mmr_candidates: int = Field(default=50, gt=0, description="Fused items MMR picks from.")
+    cold_start: Literal["popularity", "segment"] = Field(
+        default="popularity", description="Empty histories: global or segment popularity."
+    )
+
+    @model_validator(mode="after")
+    def _non_negative_weights(self) -> FusionConfig:
+        bad = {name: value for name, value in self.weights.items() if not value >= 0}
+        if bad:
+            raise ValueError(f"weights must be >= 0; received {bad}")
+        return self
 
 
 class EvaluationConfig(StrictModel):

@@ -92,7 +92,7 @@ def accuracy_per_user(
     n_relevant[n_relevant == 0] = np.nan
     positions = np.arange(1, k + 1, dtype=np.float64)
     discounts = 1.0 / np.log2(positions + 1.0)
-    cut_relevant = np.fmin(n_relevant, k)
+    cut_relevant = np.minimum(n_relevant, k)
     ideal_index = np.nan_to_num(cut_relevant, nan=1.0).astype(np.int64) - 1
     ideal = np.where(np.isnan(cut_relevant), np.nan, np.cumsum(discounts)[ideal_index])
     n_hits = hits.sum(axis=1).astype(np.float64)

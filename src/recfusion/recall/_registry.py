@@ -6,10 +6,12 @@ from pydantic import BaseModel
 
 from recfusion.errors import ConfigError
 from recfusion.recall._base import Strategy
+from recfusion.recall._itemcf import ItemCF
 from recfusion.recall._popularity import Popularity
 
 STRATEGIES: dict[str, type[Strategy]] = {
     Popularity.kind: Popularity,
+    ItemCF.kind: ItemCF,
 }
 
 

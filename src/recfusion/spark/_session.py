@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Mapping
 
@@ -37,7 +38,8 @@ def get_spark(
         Spark master URL. A ``local`` master also applies :data:`LOCAL_DEFAULTS` (driver
         bound to 127.0.0.1, UI disabled, 4 shuffle partitions). None leaves the master and
         every network setting to ``spark-submit`` or ``spark-defaults.conf``: use it on a
-        cluster.
+        cluster. A local master also sets the environment variable ``SPARK_LOCAL_IP`` to
+        127.0.0.1 when it is unset, before the JVM starts.
     config : mapping of str to str, optional
         Extra Spark settings; they override the defaults above.
 
@@ -53,6 +55,8 @@ def get_spark(
         builder = builder.master(master)
         if master.startswith("local"):
             settings.update(LOCAL_DEFAULTS)
+            # Read when the JVM starts: keeps block manager and executor on loopback too.
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     settings.update(config or {})
     for key, value in settings.items():
         builder = builder.config(key, value)

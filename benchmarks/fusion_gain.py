@@ -1,0 +1,200 @@
+"""Does fusion beat the best single strategy? Paired bootstrap CI on NDCG@10.
+
+Protocol (leave-last-out, no test information used before the final evaluation):
+
+1. Outer split: each user's last new item is the test target; the rest is ``train``.
+2. Inner split of ``train`` the same way: ``valid_train`` and one validation target per user.
+3. Every strategy in ``recfusion.recall.STRATEGIES`` (default settings) is fitted on
+   ``valid_train``; its candidates for the validation users feed weight tuning (Optuna TPE)
+   and the LambdaRank model, whose features come from ``valid_train`` only.
+4. The strategies are refitted on ``train``; test candidates are fused with the chosen
+   settings; every list is finalised (seen items removed, popularity padding to k).
+5. NDCG@10 per test user; the gain of each fusion over the best single strategy (the best
+   on the TEST set, the hardest bar) gets a 95% paired bootstrap interval over users.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/fusion_gain.py --dataset ml-100k
+    .venv/bin/python benchmarks/fusion_gain.py --dataset ml-latest-small
+    .venv/bin/python benchmarks/fusion_gain.py --dataset beauty --ltr-users 4000
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from recfusion.config import ColumnsConfig, DataConfig, SplitConfig
+from recfusion.data import Candidates, Histories, Interactions, load_dataset
+from recfusion.data import load_movielens_100k, split_interactions
+from recfusion.evaluation import accuracy_per_user
+from recfusion.evaluation._bootstrap import bootstrap_means, paired_test
+from recfusion.fusion import (
+    LearnedFusion,
+    channel_diagnostics,
+    finalize,
+    rrf_fusion,
+    tune_weights,
+    weighted_fusion,
+)
+from recfusion.pipeline import evaluated_users, truth_csr
+from recfusion.recall import STRATEGIES, Popularity, SideInfo
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+K = 10
+
+
+def load(name: str) -> tuple[Interactions, SideInfo]:
+    """Interactions and side information of a benchmark dataset (read-only, not copied)."""
+    if name == "ml-100k":
+        dataset = load_movielens_100k()
+        return dataset.interactions, dataset.side
+    if name == "ml-latest-small":
+        folder = SHARED / "ml-latest-small"
+        config = DataConfig(
+            interactions=folder / "ratings.csv",
+            columns=ColumnsConfig(user="userId", item="movieId", timestamp="timestamp"),
+            items=folder / "movies.csv",
+            item_id_col="movieId",
+        )
+        dataset = load_dataset(config)
+        return dataset.interactions, dataset.side
+    return _sequences(SHARED / "amazon-yelp-sequences" / "Beauty.txt"), SideInfo()
+
+
+def _sequences(path: Path) -> Interactions:
+    """``user item item ...`` lines (oldest first); the line position is the time."""
+    users, items = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        fields = line.split()
+        users += [fields[0]] * (len(fields) - 1)
+        items += fields[1:]
+    user_ids, user_codes = np.unique(np.array(users), return_inverse=True)
+    item_ids, item_codes = np.unique(np.array(items), return_inverse=True)
+    return Interactions.from_arrays(
+        user_ids.astype(object), item_ids.astype(object), user_codes, item_codes
+    )
+
+
+def recall_all(
+    train: Interactions, side: SideInfo, histories: Histories, budget: int, names: list[str]
+) -> tuple[dict[str, Candidates], dict[str, float]]:
+    """Fit each named strategy on ``train`` and return its candidates and fit+recall time."""
+    channels, seconds = {}, {}
+    for name in names:
+        started = time.perf_counter()
+        strategy = STRATEGIES[name](name=name).fit(train, side)
+        channels[name] = strategy.recommend(histories, budget)
+        seconds[name] = time.perf_counter() - started
+    return channels, seconds
+
+
+def ndcg(fused: Candidates, histories: Histories, filler: Popularity, truth) -> np.ndarray:
+    """Per-user NDCG@K of the finalised lists."""
+    recommended, _ = finalize(fused, histories, filler, K).to_dense(K)
+    return accuracy_per_user(recommended, *truth, K)["ndcg"]
+
+
+def gain_table(per_user: dict[str, np.ndarray], singles: list[str], n_boot: int, seed: int):
+    """Mean NDCG per list, and paired 95% CIs of each fusion minus the best single list."""
+    names = list(per_user)
+    values = np.column_stack([per_user[n] for n in names])
+    means = values.mean(axis=0)
+    best = max(singles, key=lambda n: means[names.index(n)])
+    resampled = bootstrap_means(values, n_boot, np.random.default_rng(seed))
+    rows = []
+    for index, name in enumerate(names):
+        base = names.index(best)
+        observed = means[index] - means[base]
+        low, high, p_value = paired_test(resampled[:, index], resampled[:, base], observed)
+        rows.append({"list": name, "ndcg@10": means[index], "gain_vs_best": observed,
+                     "ci_low": low, "ci_high": high, "p_value": p_value})
+    return pl.DataFrame(rows), best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=["ml-100k", "ml-latest-small", "beauty"],
+                        default="ml-100k")
+    parser.add_argument("--candidates", type=int, default=100)
+    parser.add_argument("--trials", type=int, default=60)
+    parser.add_argument("--bootstrap", type=int, default=2000)
+    parser.add_argument("--ltr-users", type=int, default=0,
+                        help="Train the ranker on at most this many validation users (0 = all).")
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    clock = time.perf_counter()
+
+    log, side = load(args.dataset)
+    names = sorted(STRATEGIES)
+    outer = split_interactions(log, SplitConfig())
+    inner = split_interactions(outer.train, SplitConfig(), validation=True)
+    print(f"{args.dataset}: {log.n_users} users, {log.n_items} items, "
+          f"{log.n_interactions} interactions; strategies {names}")
+
+    valid_users = evaluated_users(inner.train, inner.test)
+    valid_hist = inner.train.histories(valid_users)
+    valid_truth = truth_csr(inner.test, valid_users)
+    valid_channels, _ = recall_all(inner.train, side, valid_hist, args.candidates, names)
+
+    started = time.perf_counter()
+    tuned = tune_weights(valid_channels, *valid_truth, k=K, n_trials=args.trials, seed=args.seed)
+    tune_seconds = time.perf_counter() - started
+    tuned_rrf = tune_weights(valid_channels, *valid_truth, k=K, n_trials=args.trials,
+                             seed=args.seed, method="rrf", tune_k_rrf=True)
+    started = time.perf_counter()
+    rows = np.arange(valid_users.shape[0])
+    if args.ltr_users and args.ltr_users < rows.shape[0]:
+        rows = np.sort(np.random.default_rng(args.seed).choice(rows, args.ltr_users, False))
+    ltr = LearnedFusion(seed=args.seed).fit(
+        {n: c.take(rows) for n, c in valid_channels.items()},
+        inner.train.histories(valid_users[rows]), inner.train,
+        *truth_csr(inner.test, valid_users[rows]), side,
+    )
+    ltr_seconds = time.perf_counter() - started
+
+    test_users = evaluated_users(outer.train, outer.test)
+    test_hist = outer.train.histories(test_users)
+    truth = truth_csr(outer.test, test_users)
+    test_channels, fit_seconds = recall_all(outer.train, side, test_hist, args.candidates, names)
+    filler = Popularity(name="filler").fit(outer.train)
+
+    fused = {
+        "fusion_equal": weighted_fusion(test_channels),
+        "fusion_rrf": rrf_fusion(test_channels),
+        "fusion_tuned": weighted_fusion(test_channels, tuned.weights, budgets=tuned.budgets),
+        "fusion_rrf_tuned": rrf_fusion(test_channels, tuned_rrf.weights, tuned_rrf.k_rrf,
+                                       budgets=tuned_rrf.budgets),
+        "fusion_learned": ltr.predict(test_channels, test_hist, outer.train, side),
+    }
+    per_user = {n: ndcg(c, test_hist, filler, truth) for n, c in test_channels.items()}
+    per_user.update({n: ndcg(c, test_hist, filler, truth) for n, c in fused.items()})
+    table, best = gain_table(per_user, names, args.bootstrap, args.seed)
+
+    pl.Config.set_tbl_rows(40)
+    pl.Config.set_tbl_cols(12)
+    pl.Config.set_float_precision(4)
+    print(f"\n{test_users.shape[0]} test users; best single strategy on test: {best}")
+    print(table)
+    print(f"\ntuned weights {tuned.weights} budgets {tuned.budgets}")
+    print(f"validation NDCG@10: equal {tuned.baseline:.4f} -> tuned {tuned.value:.4f} "
+          f"({args.trials} trials, {tune_seconds:.2f} s)")
+    print(f"tuned RRF: weights {tuned_rrf.weights} k_rrf {tuned_rrf.k_rrf:.1f} "
+          f"valid {tuned_rrf.baseline:.4f} -> {tuned_rrf.value:.4f}")
+    print(f"learned fusion trained in {ltr_seconds:.2f} s; importances:")
+    print(ltr.feature_importances().head(8))
+    diagnostics, overlap = channel_diagnostics(test_channels, fused["fusion_tuned"], *truth, K)
+    print("\nchannel diagnostics (fused = tuned weighted):")
+    print(diagnostics)
+    print(overlap)
+    print(f"\nfit+recall seconds (train): {fit_seconds}; total {time.perf_counter() - clock:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

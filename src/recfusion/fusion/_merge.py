@@ -1,0 +1,256 @@
+"""Score-level fusion: weighted sum of normalised scores and reciprocal rank fusion.
+
+Both are computed by :class:`FusionPlan`, which lays out the union of all channels'
+candidates once; re-merging with other weights or candidate budgets is then two
+``bincount`` calls, which is what makes weight tuning cheap.
+
+Tie-breaking, everywhere in this module: higher fused score first, then lower item index.
+Channels are always combined in sorted-name order so that float sums do not depend on the
+order of the ``channels`` mapping.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from recfusion.data._types import INDEX_DTYPE, Candidates, Histories
+from recfusion.errors import InputError
+from recfusion.fusion._common import (
+    candidates_from_sorted,
+    check_channels,
+    indptr_from_rows,
+    positions,
+    resolve_weights,
+    row_ids,
+)
+from recfusion.fusion._normalize import Normalization, normalize
+
+logger = logging.getLogger(__name__)
+
+Method = Literal["weighted", "rrf"]
+
+
+@dataclass(frozen=True, eq=False)
+class FusionPlan:
+    """The union of every channel's candidates, laid out once for repeated merging.
+
+    Attributes
+    ----------
+    names : list of str
+        Channel names, sorted; weight and budget arrays follow this order.
+    method : {"weighted", "rrf"}
+        Weighted sum of normalised scores, or reciprocal rank fusion.
+    union_indptr, union_items : ndarray
+        CSR layout of the distinct (row, item) pairs, items ascending within a row.
+    inverse, channel, position, value : ndarray, shape (n_entries,)
+        For every channel entry: its slot in the union, its channel index, its 0-based
+        position in the channel's row, and its normalised score.
+    max_lengths : ndarray of int64, shape (n_channels,)
+        Longest row of each channel (the largest useful candidate budget).
+    """
+
+    names: list[str]
+    method: Method
+    k_rrf: float
+    union_indptr: np.ndarray
+    union_items: np.ndarray
+    inverse: np.ndarray
+    channel: np.ndarray
+    position: np.ndarray
+    value: np.ndarray
+    max_lengths: np.ndarray
+
+    @classmethod
+    def build(
+        cls,
+        channels: Mapping[str, Candidates],
+        *,
+        method: Method = "weighted",
+        normalization: Normalization = "minmax",
+        k_rrf: float = 60.0,
+    ) -> FusionPlan:
+        """Normalise each channel and index the union of their (row, item) pairs."""
+        names = check_channels(channels, "fusion")
+        if method not in ("weighted", "rrf"):
+            raise InputError(
+                f"fusion: parameter 'method' must be 'weighted' or 'rrf'; received {method!r}"
+            )
+        if k_rrf < 0:
+            raise InputError(f"fusion: parameter 'k_rrf' must be >= 0; received {k_rrf}")
+        n_rows = channels[names[0]].n_rows
+        parts = [_entries(channels[name], index, normalization) for index, name in enumerate(names)]
+        rows, items, channel, position, value = (np.concatenate(p) for p in zip(*parts))
+        width = np.int64(int(items.max(initial=-1)) + 1)
+        keys, inverse = np.unique(rows * width + items, return_inverse=True)
+        union_rows = keys // max(int(width), 1)
+        indptr = indptr_from_rows(union_rows, n_rows)
+        return cls(
+            names=names,
+            method=method,
+            k_rrf=float(k_rrf),
+            union_indptr=indptr,
+            union_items=(keys - union_rows * width).astype(INDEX_DTYPE),
+            inverse=inverse.ravel(),
+            channel=channel,
+            position=position,
+            value=value,
+            max_lengths=np.array([channels[n].lengths().max(initial=0) for n in names]),
+        )
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.union_indptr.shape[0] - 1)
+
+    def weight_array(self, weights: Mapping[str, float] | None) -> np.ndarray:
+        """Weights in channel order; channels not listed get 1.0."""
+        return resolve_weights(self.names, weights, "fusion")
+
+    def budget_array(self, budgets: Mapping[str, int] | None) -> np.ndarray:
+        """Candidate budget per channel in channel order; channels not listed keep all."""
+        budgets = dict(budgets or {})
+        return np.array([int(budgets.get(n, m)) for n, m in zip(self.names, self.max_lengths)])
+
+    def union_scores(
+        self, weights: np.ndarray, budgets: np.ndarray, k_rrf: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Fused score of every union slot, and whether any channel contributed to it."""
+        used = (self.position < budgets[self.channel]) & (weights[self.channel] > 0)
+        if self.method == "rrf":
+            base = 1.0 / ((self.k_rrf if k_rrf is None else k_rrf) + self.position + 1.0)
+        else:
+            base = self.value
+        contribution = np.where(used, weights[self.channel] * base, 0.0)
+        size = self.union_items.shape[0]
+        fused = np.bincount(self.inverse, weights=contribution, minlength=size)
+        active = np.bincount(self.inverse, weights=used, minlength=size) > 0
+        return fused, active
+
+    def fuse(
+        self,
+        weights: Mapping[str, float] | None = None,
+        budgets: Mapping[str, int] | None = None,
+        n: int | None = None,
+    ) -> Candidates:
+        """Merged lists, best first, at most ``n`` items per row (all when None)."""
+        fused, active = self.union_scores(self.weight_array(weights), self.budget_array(budgets))
+        rows = row_ids(self.union_indptr)[active]
+        items, scores = self.union_items[active], fused[active]
+        order = np.lexsort((items, -scores, rows))
+        rows, items, scores = rows[order], items[order], scores[order]
+        if n is not None:
+            keep = positions(indptr_from_rows(rows, self.n_rows)) < n
+            rows, items, scores = rows[keep], items[keep], scores[keep]
+        return candidates_from_sorted(rows, items, scores, self.n_rows)
+
+    def top_k(
+        self, weights: np.ndarray, budgets: np.ndarray, k: int, k_rrf: float | None = None
+    ) -> np.ndarray:
+        """Dense (n_rows, k) item matrix of the fused top-k, -1 padded (same order as fuse)."""
+        fused, active = self.union_scores(weights, budgets, k_rrf)
+        lengths = np.diff(self.union_indptr)
+        width = max(int(lengths.max(initial=0)), k)
+        dense = np.full((self.n_rows, width), -np.inf)
+        item_grid = np.full((self.n_rows, width), -1, dtype=INDEX_DTYPE)
+        rows, cols = row_ids(self.union_indptr), positions(self.union_indptr)
+        dense[rows, cols] = np.where(active, fused, -np.inf)
+        item_grid[rows, cols] = self.union_items
+        # Columns hold items in ascending index order, so a stable sort breaks ties by item.
+        order = np.argsort(-dense, axis=1, kind="stable")[:, :k]
+        picked = np.take_along_axis(item_grid, order, axis=1)
+        return np.where(np.isfinite(np.take_along_axis(dense, order, axis=1)), picked, -1)
+
+
+def _entries(candidates: Candidates, index: int, normalization: Normalization) -> tuple:
+    """(rows, items, channel, position, value) arrays of one channel's entries."""
+    scaled = normalize(candidates, normalization)
+    count = candidates.items.shape[0]
+    return (
+        row_ids(candidates.indptr),
+        candidates.items.astype(np.int64),
+        np.full(count, index, dtype=np.int64),
+        positions(candidates.indptr),
+        scaled.scores.astype(np.float64),
+    )
+
+
+def weighted_fusion(
+    channels: Mapping[str, Candidates],
+    weights: Mapping[str, float] | None = None,
+    normalization: Normalization = "minmax",
+    *,
+    budgets: Mapping[str, int] | None = None,
+    n: int | None = None,
+) -> Candidates:
+    """Weighted sum of per-row normalised channel scores.
+
+    Parameters
+    ----------
+    channels : dict of str to Candidates
+        Each channel's lists, one row per query row (same rows for all), best first.
+    weights : dict of str to float, optional
+        Weight per channel (>= 0); channels not listed get 1.0; weight 0 drops a channel.
+    normalization : str
+        See :func:`recfusion.fusion.normalize`; default ``"minmax"``.
+    budgets : dict of str to int, optional
+        Use only the first ``budgets[name]`` candidates of a channel (default: all).
+    n : int, optional
+        Keep the best ``n`` per row (default: the whole union).
+
+    Returns
+    -------
+    Candidates
+        Fused score = sum over channels of ``weight * normalised score``; a channel that did
+        not return an item contributes 0 for it. Ties: lower item index first.
+    """
+    plan = FusionPlan.build(channels, method="weighted", normalization=normalization)
+    return plan.fuse(weights, budgets, n)
+
+
+def rrf_fusion(
+    channels: Mapping[str, Candidates],
+    weights: Mapping[str, float] | None = None,
+    k_rrf: float = 60.0,
+    *,
+    budgets: Mapping[str, int] | None = None,
+    n: int | None = None,
+) -> Candidates:
+    """Reciprocal rank fusion: score = sum over channels of ``weight / (k_rrf + rank)``.
+
+    ``rank`` is the 1-based position of the item in the channel's row (scores are ignored);
+    a channel that did not return the item contributes 0. Other parameters and the
+    tie-breaking are as in :func:`weighted_fusion`.
+    """
+    plan = FusionPlan.build(channels, method="rrf", k_rrf=k_rrf)
+    return plan.fuse(weights, budgets, n)
+
+
+def make_fuse(
+    method: Method = "weighted",
+    normalization: Normalization = "minmax",
+    weights: Mapping[str, float] | None = None,
+    budgets: Mapping[str, int] | None = None,
+    k_rrf: float = 60.0,
+) -> Callable[[dict[str, Candidates], Histories], Candidates]:
+    """A ``fuse(channels, histories) -> Candidates`` callable for the pipeline.
+
+    ``histories`` is accepted for interface compatibility and not used (seen items are
+    removed later by :func:`recfusion.fusion.finalize`).
+    """
+    frozen_weights = dict(weights or {})
+    frozen_budgets = dict(budgets or {})
+
+    def fuse(channels: dict[str, Candidates], histories: Histories) -> Candidates:
+        plan = FusionPlan.build(
+            channels, method=method, normalization=normalization, k_rrf=k_rrf
+        )
+        return plan.fuse(frozen_weights, frozen_budgets)
+
+    return fuse
+
+
+__all__ = ["FusionPlan", "Method", "make_fuse", "rrf_fusion", "weighted_fusion"]

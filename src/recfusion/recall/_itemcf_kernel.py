@@ -1,0 +1,570 @@
+"""Compiled ItemCF kernels: the item-neighbour table and batch scoring of histories.
+
+Definition of the neighbour table (the Spark engine implements the same one)
+----------------------------------------------------------------------------
+1. Each user's training rows are taken in time order (``Interactions`` is sorted by
+   user, timestamp, input order) and deduplicated keeping each item's LATEST occurrence.
+   Positions ``p = 0 .. L-1`` are counted after deduplication; ``x_p`` is the item and
+   ``t_p`` the timestamp of the kept row.
+2. ``W`` is the effective window: the smaller of ``window`` and ``max_pairs_window``
+   (whichever are set); with neither set every pair counts.
+3. For every ordered pair of positions ``p != q`` with ``|q - p| <= W``::
+
+       w    = dir * pos * time * damp
+       dir  = forward_weight if q > p else backward_weight
+       pos  = position_decay ** (|q - p| - 1)
+       time = exp(-time_decay * |t_q - t_p| / span)
+       damp = 1 / ln(1 + L) if user_damping else 1
+       C[x_p, x_q] += w                                  (float64)
+
+   ``span = max(t) - min(t)`` over all rows of the training log, so the time scale does
+   not depend on the timestamp unit; ``time = 1`` when ``span == 0``.
+4. ``sim(i, j) = C[i, j] / sqrt(n_i * n_j)`` where ``n_i`` is the number of distinct users
+   with item ``i`` in training.
+5. Each item keeps its ``neighbours`` best ``j`` by ``sim`` (ties: lower ``j`` first);
+   entries with ``sim <= 0`` are dropped. An item is never its own neighbour.
+
+Scoring a history row: deduplicate it the same way, take its ``recent_items`` most recent
+items; the m-th most recent (m = 0 for the latest) weighs ``recency_decay ** m``;
+``score(j) = sum_m recency_decay ** m * sim(x_m, j)`` over the kept neighbours. With
+``exclude_seen`` every item of the row is skipped. The best ``n`` with ``score > 0`` are
+returned (ties: lower item index first).
+
+With all factors neutral (weights 1, decays 1 and 0, no damping, no window) ``sim`` is the
+plain cosine of the binary user x item matrix.
+
+Cost and memory: the work is the number of pairs, ``sum_u L_u * min(L_u, 2 W)``, so a
+window makes it linear in the log size. Rows are built per item (one thread owns one item
+at a time, with a dense accumulator of ``n_items`` floats) in blocks of items whose top
+lists fit in ``BLOCK_ENTRIES`` slots: no ``n_items x n_items`` matrix is ever formed.
+Summation order is fixed (users ascending, then positions), so results are reproducible
+bit for bit across runs and thread counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from recfusion.data._types import INDEX_DTYPE, SCORE_DTYPE, Candidates, Histories, Interactions
+from recfusion.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+#: Output slots (rows x list length) filled per block before compaction; bounds memory.
+BLOCK_ENTRIES = 1 << 22
+#: Work chunks per thread in a parallel loop (smooths out uneven rows).
+CHUNKS_PER_THREAD = 4
+
+
+@dataclass(frozen=True, eq=False)
+class NeighbourTable:
+    """Each item's best neighbours in CSR layout, best first.
+
+    Parameters
+    ----------
+    indptr : ndarray of int64, shape (n_items + 1,)
+        Item ``i`` owns entries ``indptr[i]:indptr[i + 1]``.
+    neighbours : ndarray of int32, shape (n_entries,)
+        Neighbour item indices; never the row's own item.
+    similarities : ndarray of float64, shape (n_entries,)
+        ``sim(i, j) > 0``, non-increasing within a row (ties by lower neighbour index).
+    """
+
+    indptr: np.ndarray
+    neighbours: np.ndarray
+    similarities: np.ndarray
+
+    @property
+    def n_items(self) -> int:
+        return int(self.indptr.shape[0] - 1)
+
+    def row(self, item: int) -> tuple[np.ndarray, np.ndarray]:
+        """Neighbours and similarities of one item, best first."""
+        span = slice(self.indptr[item], self.indptr[item + 1])
+        return self.neighbours[span], self.similarities[span]
+
+    def validate(self, n_items: int) -> None:
+        """Raise :class:`InputError` unless the arrays form a table over ``n_items`` items."""
+        problem = _table_problem(self, n_items)
+        if problem:
+            raise InputError(
+                f"ItemCF neighbour table: {problem}; hint: build it with "
+                "NeighbourTable.from_triples or compute_neighbours"
+            )
+
+    @classmethod
+    def from_triples(
+        cls,
+        items: np.ndarray,
+        neighbours: np.ndarray,
+        similarities: np.ndarray,
+        n_items: int,
+        k: int,
+    ) -> NeighbourTable:
+        """Build from unordered ``(item, neighbour, sim)`` rows, keeping the best ``k`` per item.
+
+        Rows with ``sim <= 0`` or ``item == neighbour`` are dropped; ties go to the lower
+        neighbour index, as in :func:`compute_neighbours`.
+        """
+        items = np.asarray(items, dtype=np.int64)
+        neighbours = np.asarray(neighbours, dtype=np.int64)
+        similarities = np.asarray(similarities, dtype=np.float64)
+        keep = (similarities > 0) & (items != neighbours)
+        items, neighbours, similarities = items[keep], neighbours[keep], similarities[keep]
+        order = np.lexsort((neighbours, -similarities, items))
+        items, neighbours, similarities = items[order], neighbours[order], similarities[order]
+        counts = np.bincount(items, minlength=n_items)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        rank = np.arange(items.shape[0]) - np.repeat(starts, counts)
+        top = rank < k
+        indptr = np.zeros(n_items + 1, dtype=np.int64)
+        np.cumsum(np.minimum(counts, k), out=indptr[1:])
+        table = cls(indptr, neighbours[top].astype(INDEX_DTYPE), similarities[top])
+        table.validate(n_items)
+        return table
+
+
+def _table_problem(table: NeighbourTable, n_items: int) -> str:
+    """Describe the first inconsistency of a table, or return an empty string."""
+    indptr, size = table.indptr, table.neighbours.shape[0]
+    if indptr.shape != (n_items + 1,):
+        return f"indptr must have shape ({n_items + 1},), received {indptr.shape}"
+    if indptr[0] != 0 or indptr[-1] != size or np.any(np.diff(indptr) < 0):
+        return "indptr must start at 0, never decrease and end at len(neighbours)"
+    if table.similarities.shape != (size,):
+        return f"similarities must have shape ({size},), received {table.similarities.shape}"
+    if size and (table.neighbours.min() < 0 or table.neighbours.max() >= n_items):
+        return f"neighbour indices must lie in [0, {n_items}), received out-of-range values"
+    if size and not np.all(np.isfinite(table.similarities) & (table.similarities > 0)):
+        return "similarities must be finite and > 0"
+    return ""
+
+
+@dataclass(frozen=True)
+class NeighbourParams:
+    """Pair weighting of :func:`compute_neighbours`; the defaults give plain cosine.
+
+    Field meanings are those of ``ItemCFConfig`` (see the module docstring).
+    """
+
+    forward_weight: float = 1.0
+    backward_weight: float = 1.0
+    position_decay: float = 1.0
+    time_decay: float = 0.0
+    user_damping: bool = False
+    window: int | None = None
+    max_pairs_window: int | None = None
+    neighbours: int = 200
+
+    def effective_window(self) -> int | None:
+        """The smaller of ``window`` and ``max_pairs_window``; None when neither is set."""
+        limits = [w for w in (self.window, self.max_pairs_window) if w is not None]
+        return min(limits) if limits else None
+
+
+# ---------------------------------------------------------------- top-k selection
+
+
+@njit(cache=True)
+def _select_top(items, scores, count, out_items, out_scores):
+    """Write the best ``len(out_items)`` of the first ``count`` candidates, best first.
+
+    Order is score descending, then item ascending; ``items`` must be distinct. The first
+    ``count`` entries of ``items``/``scores`` are overwritten. Returns how many were written.
+    """
+    k = out_items.shape[0]
+    if count > k:
+        # Keep every candidate tied with the k-th best, so ties are settled by item below.
+        threshold = np.partition(scores[:count], count - k)[count - k]
+        kept = 0
+        for t in range(count):
+            if scores[t] >= threshold:
+                items[kept], scores[kept] = items[t], scores[t]
+                kept += 1
+        count = kept
+    order = np.argsort(-scores[:count])
+    ranked_items, ranked_scores = items[:count][order], scores[:count][order]
+    start = 0
+    while start < count:
+        end = start + 1
+        while end < count and ranked_scores[end] == ranked_scores[start]:
+            end += 1
+        if end - start > 1:
+            ranked_items[start:end].sort()
+        start = end
+    filled = min(k, count)
+    out_items[:filled] = ranked_items[:filled]
+    out_scores[:filled] = ranked_scores[:filled]
+    return filled
+
+
+# ---------------------------------------------------------------- neighbour table
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _latest_mask(bounds, indptr, items, n_items):
+    """Mark each user's last row of every item (rows are time-sorted per user)."""
+    keep = np.zeros(items.shape[0], dtype=np.bool_)
+    for chunk in prange(bounds.shape[0] - 1):
+        owner = np.full(n_items, -1, dtype=np.int64)
+        for user in range(bounds[chunk], bounds[chunk + 1]):
+            for row in range(indptr[user + 1] - 1, indptr[user] - 1, -1):
+                if owner[items[row]] != user:
+                    owner[items[row]] = user
+                    keep[row] = True
+    return keep
+
+
+@njit(cache=True, nogil=True)
+def _group_rows(items, n_items):
+    """Counting sort: rows of each item in ascending row order, as (indptr, rows)."""
+    indptr = np.zeros(n_items + 1, dtype=np.int64)
+    for item in items:
+        indptr[item + 1] += 1
+    for item in range(n_items):
+        indptr[item + 1] += indptr[item]
+    cursor = indptr[:-1].copy()
+    rows = np.empty(items.shape[0], dtype=np.int64)
+    for row in range(items.shape[0]):
+        rows[cursor[items[row]]] = row
+        cursor[items[row]] += 1
+    return indptr, rows
+
+
+@njit(cache=True, inline="always")
+def _add(j, weight, acc, touched, flags, n_touched):
+    """acc[j] += weight, recording j the first time it is touched; returns the new count."""
+    if flags[j] == 0:
+        flags[j] = 1
+        touched[n_touched] = j
+        n_touched += 1
+    acc[j] += weight
+    return n_touched
+
+
+@njit(cache=True, inline="always")
+def _accumulate(row, lo, hi, items, times, damp, dir_pos, timing, acc, touched, flags, n_touched):
+    """Add the weights of pairs (row, other) for other in lo..hi-1 of the same user.
+
+    ``dir_pos[0, gap]`` is backward_weight * pos(gap), ``dir_pos[1, gap]`` the forward one;
+    ``timing`` is (time_decay, span).
+    """
+    time_decay, span = timing[0], timing[1]
+    for other in range(lo, row):
+        weight = dir_pos[0, row - other]
+        if time_decay > 0.0:
+            weight *= math.exp(-time_decay * abs(times[row] - times[other]) / span)
+        n_touched = _add(items[other], weight * damp, acc, touched, flags, n_touched)
+    for other in range(row + 1, hi):
+        weight = dir_pos[1, other - row]
+        if time_decay > 0.0:
+            weight *= math.exp(-time_decay * abs(times[other] - times[row]) / span)
+        n_touched = _add(items[other], weight * damp, acc, touched, flags, n_touched)
+    return n_touched
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _neighbour_block(order, first, occ_ptr, occ, row_user, user_ptr, user_damp, items, times,
+                     item_users, timing, dir_pos, window, k, n_chunks):
+    """Top-k neighbours of items ``order`` (output row = item - first), parallel over chunks."""
+    n_items = item_users.shape[0]
+    size = order.shape[0]
+    out_items = np.full((size, k), -1, dtype=np.int32)
+    out_sims = np.zeros((size, k), dtype=np.float64)
+    counts = np.zeros(size, dtype=np.int64)
+    for chunk in prange(n_chunks):
+        acc = np.zeros(n_items, dtype=np.float64)
+        flags = np.zeros(n_items, dtype=np.uint8)
+        touched = np.empty(n_items, dtype=np.int64)
+        found = np.empty(n_items, dtype=np.float64)
+        for slot in range(chunk, size, n_chunks):
+            item = order[slot]
+            n_touched = 0
+            for entry in range(occ_ptr[item], occ_ptr[item + 1]):
+                row = occ[entry]
+                user = row_user[row]
+                lo = max(user_ptr[user], row - window)
+                hi = min(user_ptr[user + 1], row + window + 1)
+                n_touched = _accumulate(row, lo, hi, items, times, user_damp[user], dir_pos,
+                                        timing, acc, touched, flags, n_touched)
+            positive = 0
+            norm = float(item_users[item])
+            for t in range(n_touched):
+                j = touched[t]
+                sim = acc[j] / math.sqrt(norm * float(item_users[j]))
+                acc[j] = 0.0
+                flags[j] = 0
+                if sim > 0.0:
+                    touched[positive] = j
+                    found[positive] = sim
+                    positive += 1
+            out = item - first
+            counts[out] = _select_top(touched, found, positive, out_items[out], out_sims[out])
+    return out_items, out_sims, counts
+
+
+def _chunk_bounds(indptr: np.ndarray, n_chunks: int) -> np.ndarray:
+    """Split users into ``n_chunks`` contiguous ranges holding about equal rows."""
+    targets = np.linspace(0, indptr[-1], n_chunks + 1)
+    bounds = np.searchsorted(indptr, targets, side="left").astype(np.int64)
+    bounds[0], bounds[-1] = 0, indptr.shape[0] - 1
+    return np.unique(bounds)
+
+
+def _n_chunks(size: int) -> int:
+    return max(1, min(size, numba.get_num_threads() * CHUNKS_PER_THREAD))
+
+
+@dataclass(frozen=True, eq=False)
+class _Deduplicated:
+    """Training rows after keeping each user's latest occurrence of every item."""
+
+    user_ptr: np.ndarray
+    row_user: np.ndarray
+    items: np.ndarray
+    times: np.ndarray
+
+    @classmethod
+    def of(cls, train: Interactions) -> _Deduplicated:
+        bounds = _chunk_bounds(train.user_indptr, _n_chunks(train.n_users))
+        keep = _latest_mask(bounds, train.user_indptr, train.items, train.n_items)
+        row_user = train.users[keep]
+        user_ptr = np.zeros(train.n_users + 1, dtype=np.int64)
+        np.cumsum(np.bincount(row_user, minlength=train.n_users), out=user_ptr[1:])
+        return cls(user_ptr, row_user, train.items[keep], train.timestamps[keep])
+
+
+def _pair_counts(data: _Deduplicated, window: int) -> np.ndarray:
+    """Pairs each deduplicated row takes part in as the first element, shape (n_rows,)."""
+    lengths = np.diff(data.user_ptr)
+    position = np.arange(data.items.shape[0]) - data.user_ptr[data.row_user]
+    length = lengths[data.row_user]
+    return np.minimum(length, position + window + 1) - np.maximum(0, position - window) - 1
+
+
+def _timing(train: Interactions, params: NeighbourParams) -> np.ndarray:
+    """(time_decay, span), with time_decay 0 when the log has no time span."""
+    span = float(train.timestamps.max() - train.timestamps.min()) if train.n_interactions else 0.0
+    time_decay = params.time_decay if span > 0 else 0.0
+    return np.array([time_decay, span if span > 0 else 1.0])
+
+
+def compute_neighbours(train: Interactions, params: NeighbourParams) -> NeighbourTable:
+    """Neighbour table of ``train`` under ``params`` (definition in the module docstring).
+
+    Runs on numba's thread pool (``numba.set_num_threads`` controls it); memory beyond the
+    log and the result is about ``BLOCK_ENTRIES * 12`` bytes plus ``13 * n_items`` bytes
+    per work chunk.
+    """
+    started = time.perf_counter()
+    data = _Deduplicated.of(train)
+    lengths = np.diff(data.user_ptr)
+    longest = int(lengths.max(initial=1))
+    window = params.effective_window()
+    window = longest if window is None else min(int(window), longest)
+    inputs = _BlockInputs.of(data, train, params, window)
+    work = np.bincount(data.items, weights=_pair_counts(data, window), minlength=train.n_items)
+    k = max(1, min(params.neighbours, train.n_items))
+    step = max(1, BLOCK_ENTRIES // k)
+    parts = []
+    for first in range(0, train.n_items, step):
+        order = first + np.argsort(-work[first:first + step], kind="stable")
+        result = _neighbour_block(order, first, *inputs.arrays(), window, k,
+                                  _n_chunks(order.shape[0]))
+        parts.append(_compact(*result))
+    indptr, neighbours, similarities = _concatenate(parts, train.n_items)
+    logger.info(
+        "ItemCF neighbours: %d items, %d rows after dedup, %d pairs, %d entries in %.2fs",
+        train.n_items, data.items.shape[0], int(work.sum()), neighbours.shape[0],
+        time.perf_counter() - started,
+    )
+    return NeighbourTable(indptr, neighbours, similarities)
+
+
+@dataclass(frozen=True, eq=False)
+class _BlockInputs:
+    """Arrays shared by every block of :func:`_neighbour_block`, in its argument order."""
+
+    occ_ptr: np.ndarray
+    occ: np.ndarray
+    data: _Deduplicated
+    user_damp: np.ndarray
+    item_users: np.ndarray
+    timing: np.ndarray
+    dir_pos: np.ndarray
+
+    @classmethod
+    def of(cls, data: _Deduplicated, train: Interactions, params: NeighbourParams,
+           window: int) -> _BlockInputs:
+        lengths = np.diff(data.user_ptr).astype(np.float64)
+        damp = np.ones(lengths.shape[0])
+        if params.user_damping:
+            damp = 1.0 / np.log(1.0 + np.maximum(lengths, 1.0))
+        item_users = np.bincount(data.items, minlength=train.n_items).astype(np.int64)
+        occ_ptr, occ = _group_rows(data.items, train.n_items)
+        return cls(occ_ptr, occ, data, damp, item_users, _timing(train, params),
+                   _direction_position(params, window))
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        data = self.data
+        return (self.occ_ptr, self.occ, data.row_user, data.user_ptr, self.user_damp,
+                data.items, data.times, self.item_users, self.timing, self.dir_pos)
+
+
+def _direction_position(params: NeighbourParams, window: int) -> np.ndarray:
+    """Table (2, window + 1): row 0 backward_weight * pos(gap), row 1 forward_weight * pos."""
+    # Python's float power (C pow), so the factors match a plain-Python evaluation.
+    decay = float(params.position_decay)
+    pos = [decay ** max(gap - 1, 0) for gap in range(window + 1)]
+    return np.array([
+        [params.backward_weight * value for value in pos],
+        [params.forward_weight * value for value in pos],
+    ])
+
+
+def _compact(items: np.ndarray, values: np.ndarray, counts: np.ndarray) -> tuple:
+    """Keep the filled slots of (rows, k) outputs: (counts, items, values), row-major."""
+    filled = np.arange(items.shape[1])[None, :] < counts[:, None]
+    return counts, items[filled], values[filled]
+
+
+def _concatenate(parts: list[tuple], n_rows: int) -> tuple[np.ndarray, ...]:
+    """Join compacted blocks (in row order) into CSR (indptr, items, values)."""
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    if not parts:
+        return indptr, np.zeros(0, INDEX_DTYPE), np.zeros(0, np.float64)
+    np.cumsum(np.concatenate([part[0] for part in parts]), out=indptr[1:])
+    items = np.concatenate([part[1] for part in parts]).astype(INDEX_DTYPE)
+    return indptr, items, np.concatenate([part[2] for part in parts])
+
+
+# ---------------------------------------------------------------- scoring
+
+
+@njit(cache=True, inline="always")
+def _score_row(start, end, h_items, t_ptr, t_items, t_sims, recent, decay, exclude_seen,
+               row, used, acc, touched, flags):
+    """Accumulate the scores of history rows start..end-1 into acc; returns touched count.
+
+    ``used[item] == row`` marks items already scored for this row. Seen items are
+    accumulated like any other and zeroed at the end (cheaper than a branch per entry).
+    """
+    n_touched = 0
+    step = 0
+    for pos in range(end - 1, start - 1, -1):
+        if step >= recent:
+            break
+        source = h_items[pos]
+        if used[source] == row:
+            continue
+        used[source] = row
+        weight = math.pow(decay, step)
+        step += 1
+        for entry in range(t_ptr[source], t_ptr[source + 1]):
+            n_touched = _add(t_items[entry], weight * t_sims[entry], acc, touched, flags,
+                             n_touched)
+    if exclude_seen:
+        for pos in range(start, end):
+            acc[h_items[pos]] = 0.0
+    return n_touched
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _score_block(rows, h_ptr, h_items, t_ptr, t_items, t_sims, n, recent, decay,
+                 exclude_seen, n_chunks):
+    """Top-``n`` scores of history rows ``rows``, parallel over chunks."""
+    n_items = t_ptr.shape[0] - 1
+    size = rows.shape[0]
+    out_items = np.full((size, n), -1, dtype=np.int32)
+    out_scores = np.zeros((size, n), dtype=np.float64)
+    counts = np.zeros(size, dtype=np.int64)
+    for chunk in prange(n_chunks):
+        acc = np.zeros(n_items, dtype=np.float64)
+        flags = np.zeros(n_items, dtype=np.uint8)
+        touched = np.empty(n_items, dtype=np.int64)
+        used = np.full(n_items, -1, dtype=np.int64)
+        found = np.empty(n_items, dtype=np.float64)
+        for slot in range(chunk, size, n_chunks):
+            row = rows[slot]
+            n_touched = _score_row(h_ptr[row], h_ptr[row + 1], h_items, t_ptr, t_items, t_sims,
+                                   recent, decay, exclude_seen, row, used, acc, touched, flags)
+            positive = 0
+            for t in range(n_touched):
+                j = touched[t]
+                score = acc[j]
+                acc[j] = 0.0
+                flags[j] = 0
+                if score > 0.0:
+                    touched[positive] = j
+                    found[positive] = score
+                    positive += 1
+            counts[slot] = _select_top(touched, found, positive, out_items[slot],
+                                       out_scores[slot])
+    return out_items, out_scores, counts
+
+
+def score_histories(
+    table: NeighbourTable,
+    histories: Histories,
+    n: int,
+    recent_items: int,
+    recency_decay: float,
+    exclude_seen: bool = True,
+) -> Candidates:
+    """Top-``n`` ItemCF candidates of every history row (scoring rule in the module docstring).
+
+    Parameters
+    ----------
+    table : NeighbourTable
+        Neighbours over ``table.n_items`` items; history items must be below that.
+    histories : Histories
+        Query rows, oldest item first.
+    n : int
+        List length; rows hold fewer items when fewer have a positive score.
+    recent_items, recency_decay : int, float
+        How many distinct most recent items score, and the weight factor per step back.
+    exclude_seen : bool
+        Skip every item of the row's own history.
+    """
+    _check_history_items(histories, table.n_items)
+    n = max(0, min(int(n), table.n_items))
+    if n == 0 or histories.n_rows == 0:
+        return Candidates.empty(histories.n_rows)
+    step = max(1, BLOCK_ENTRIES // n)
+    parts = []
+    for first in range(0, histories.n_rows, step):
+        rows = np.arange(first, min(first + step, histories.n_rows), dtype=np.int64)
+        out_items, out_scores, counts = _score_block(
+            rows, histories.indptr, histories.items, table.indptr, table.neighbours,
+            table.similarities, n, int(recent_items), float(recency_decay),
+            bool(exclude_seen), _n_chunks(rows.shape[0]))
+        parts.append(_compact(out_items, out_scores, counts))
+    indptr, items, scores = _concatenate(parts, histories.n_rows)
+    return Candidates(indptr, items, scores.astype(SCORE_DTYPE))
+
+
+def _check_history_items(histories: Histories, n_items: int) -> None:
+    """Raise InputError when a history holds an item index outside the fitted catalogue."""
+    items = histories.items
+    if items.shape[0] and (items.min() < 0 or items.max() >= n_items):
+        raise InputError(
+            f"ItemCF.recommend: histories.items must lie in [0, {n_items}), received values "
+            f"from {int(items.min())} to {int(items.max())}; hint: use the item id space "
+            "the strategy was fitted on"
+        )
+
+
+__all__ = [
+    "BLOCK_ENTRIES",
+    "NeighbourParams",
+    "NeighbourTable",
+    "compute_neighbours",
+    "score_histories",
+]

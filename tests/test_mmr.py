@@ -1,0 +1,83 @@
+"""Known-answer tests of MMR re-ranking and the diversity metrics used by its curve."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from recfusion.data import Candidates
+from recfusion.errors import InputError
+from recfusion.fusion import ItemSimilarity, diversity_curve, intra_list_diversity, mmr_rerank
+
+# Items 0 and 1 share category "a"; item 2 is "b"; item 3 is "a" and "b".
+CATEGORIES = np.array([[1, 0], [1, 0], [0, 1], [1, 1]])
+
+
+def one_row(items: list[int], scores: list[float]) -> Candidates:
+    return Candidates.from_dense(np.array([items]), np.array([scores]))
+
+
+def test_mmr_known_answer_with_categories():
+    row = one_row([0, 1, 2], [3.0, 2.0, 1.0])  # relevance (minmax) 1, .5, 0
+    similarity = ItemSimilarity(categories=CATEGORIES)
+    out = mmr_rerank(row, similarity, lam=0.5, k=3)
+    # Step 1: .5*1 = .5, .5*.5 = .25, 0 -> pick 0.
+    # Step 2: item 1: .25 - .5*J(1,0)=1 -> -.25; item 2: 0 - .5*0 = 0 -> pick 2.
+    # Step 3: item 1: .25 - .5*max(1, 0) = -.25.
+    assert out.row(0)[0].tolist() == [0, 2, 1]
+    np.testing.assert_allclose(out.row(0)[1], [0.5, 0.0, -0.25])
+
+
+def test_mmr_lambda_one_keeps_order_and_vectors_match_categories():
+    row = one_row([0, 1, 2], [3.0, 2.0, 1.0])
+    vectors = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    assert mmr_rerank(row, ItemSimilarity(vectors=vectors), 1.0, 3).row(0)[0].tolist() == [0, 1, 2]
+    # Cosine(0, 1) = 1 and cosine(0, 2) = 0, as Jaccard above, so the same order follows.
+    assert mmr_rerank(row, ItemSimilarity(vectors=vectors), 0.5, 2).row(0)[0].tolist() == [0, 2]
+
+
+def test_mmr_jaccard_partial_overlap():
+    row = one_row([0, 3, 2], [1.0, 1.0, 1.0])  # all relevance 1
+    out = mmr_rerank(row, ItemSimilarity(categories=CATEGORIES), 0.0, 3)
+    # lam 0: step 1 all 0 -> first position (item 0). J(3,0) = 1/2, J(2,0) = 0 -> pick 2.
+    # Step 3: item 3: -max(1/2, J(3,2) = 1/2) = -.5.
+    assert out.row(0)[0].tolist() == [0, 2, 3]
+    np.testing.assert_allclose(out.row(0)[1], [0.0, 0.0, -0.5])
+
+
+def test_mmr_handles_short_and_empty_rows_and_bad_lambda():
+    c = Candidates.from_dense(np.array([[1, -1], [-1, -1]]), np.array([[1.0, 0], [0, 0]]))
+    out = mmr_rerank(c, ItemSimilarity(categories=CATEGORIES), 0.3, 5)
+    assert out.lengths().tolist() == [1, 0]
+    with pytest.raises(InputError, match="'lam' must be in \\[0, 1\\]"):
+        mmr_rerank(c, ItemSimilarity(categories=CATEGORIES), 1.5, 5)
+    with pytest.raises(InputError, match="exactly one of"):
+        ItemSimilarity()
+
+
+def test_intra_list_diversity_matches_naive_loop():
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(12, 4))
+    recommended = np.stack([rng.permutation(12)[:5] for _ in range(6)])
+    recommended[0, 3:] = -1
+    similarity = ItemSimilarity(vectors=vectors)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    expected = []
+    for row in recommended:
+        items = [i for i in row if i >= 0]
+        pairs = [(a, b) for a, b in itertools.permutations(items, 2)]
+        expected.append(np.mean([1 - unit[a] @ unit[b] for a, b in pairs]))
+    np.testing.assert_allclose(intra_list_diversity(recommended, similarity), expected, rtol=1e-5)
+
+
+def test_diversity_curve_trades_accuracy_for_diversity():
+    # Row relevance favours two items of category a; the truth is the top item.
+    row = one_row([0, 1, 2], [3.0, 2.0, 1.0])
+    curve = diversity_curve(row, np.array([0, 1]), np.array([0]),
+                            ItemSimilarity(categories=CATEGORIES), [1.0, 0.2], k=2)
+    # lam 1 -> [0, 1], ILD = 1 - J(0,1) = 0; lam .2 -> [0, 2], ILD = 1. NDCG stays 1.
+    assert curve["ild"].to_list() == [0.0, 1.0]
+    assert curve["ndcg"].to_list() == [1.0, 1.0]
+    assert curve["coverage"].to_list() == [0.5, 0.5]
