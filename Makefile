@@ -14,6 +14,14 @@ $(STAMP): pyproject.toml requirements.lock Makefile
 	# MovieLens-100K ships inside the recbole wheel; only its data files are used.
 	$(BIN)/python -m pip install --quiet --no-deps recbole==1.2.1
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	# Headless Chromium renders report.html in a test (skipped with a reason if absent).
+	command -v chromium >/dev/null || { command -v apt-get >/dev/null && \
+		{ apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } ; } || \
+		echo "chromium could not be installed: the report browser test will be skipped"
+	# PySpark (the optional Spark engine, tested in local mode) needs a Java runtime.
+	command -v java >/dev/null || { command -v apt-get >/dev/null && \
+		{ apt-get update -qq && apt-get install -y -qq default-jre-headless >/dev/null; } ; } || \
+		echo "java could not be installed: the Spark tests will be skipped"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -17,19 +17,21 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from recfusion.data import Histories, Interactions
+from recfusion.data import Interactions, read_item_vectors
 from recfusion.recall import SideInfo
 from recfusion.recall._ann import VectorIndex
 from recfusion.recall._als import ALS
-from recfusion.recall._content import MetadataVectors
+from recfusion.recall._content import MetadataVectors, SuppliedVectors
 from recfusion.recall._embedding import cold_start_items, count_cold_start, l2_normalize
 from recfusion.recall._item2vec import Item2Vec
 from recfusion.recall._popularity import Popularity
@@ -42,9 +44,10 @@ K = 10
 CHANNELS = {
     "popularity": (Popularity, {}),
     "als": (ALS, {}),
-    "als_mean": (ALS, {"query": "mean"}),
+    "als_solve": (ALS, {"query": "solve"}),
     "item2vec": (Item2Vec, {}),
     "metadata": (MetadataVectors, {}),
+    "content": (SuppliedVectors, {}),
 }
 
 
@@ -129,6 +132,8 @@ def run_channel(name, train, side, users, targets, overrides) -> dict:
     params = {**params, **overrides.get(name, {})}
     strategy = cls(name=name, **params)
     histories = train.histories(users)
+    if name == "content":
+        side = supplied_side(train, side)
     start = time.perf_counter()
     if isinstance(strategy, Popularity):
         strategy.fit(train, side)
@@ -149,6 +154,21 @@ def run_channel(name, train, side, users, targets, overrides) -> dict:
         "index_s": build_time, "query_s": query_time, "cold_items@100": cold.items,
         "params": params,
     }
+
+
+def supplied_side(train: Interactions, side: SideInfo) -> SideInfo:
+    """ALS item factors written as a CSV vector file and read back with the reader."""
+    factors = ALS().fit(train).vectors_
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "vectors.csv"
+        lines = [",".join([str(i), *map(repr, row.tolist())])
+                 for i, row in zip(train.item_ids.tolist(), factors)]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        start = time.perf_counter()
+        new_ids, matrix = read_item_vectors(path, train.item_lookup)
+        print(f"# read_item_vectors: {factors.shape} in {time.perf_counter() - start:.3f}s, "
+              f"{new_ids.shape[0]} new ids")
+    return dataclasses.replace(side, item_vectors=matrix)
 
 
 def hnsw_check(train: Interactions, users: np.ndarray) -> dict:

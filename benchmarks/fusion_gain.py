@@ -6,7 +6,9 @@ Protocol (leave-last-out, no test information used before the final evaluation):
 2. Inner split of ``train`` the same way: ``valid_train`` and one validation target per user.
 3. Every strategy in ``recfusion.recall.STRATEGIES`` (default settings) is fitted on
    ``valid_train``; its candidates for the validation users feed weight tuning (Optuna TPE)
-   and the LambdaRank model, whose features come from ``valid_train`` only.
+   and the LambdaRank model (boosted from the tuned fusion's score), whose features come
+   from ``valid_train`` only. Strategies that cannot be fitted on a dataset (for example
+   ``content`` without supplied item vectors) are skipped.
 4. The strategies are refitted on ``train``; test candidates are fused with the chosen
    settings; every list is finalised (seen items removed, popularity padding to k).
 5. NDCG@10 per test user; the gain of each fusion over the best single strategy (the best
@@ -32,6 +34,7 @@ import polars as pl
 from recfusion.config import ColumnsConfig, DataConfig, SplitConfig
 from recfusion.data import Candidates, Histories, Interactions, load_dataset
 from recfusion.data import load_movielens_100k, split_interactions
+from recfusion.errors import RecfusionError
 from recfusion.evaluation import accuracy_per_user
 from recfusion.evaluation._bootstrap import bootstrap_means, paired_test
 from recfusion.fusion import (
@@ -84,13 +87,21 @@ def _sequences(path: Path) -> Interactions:
 def recall_all(
     train: Interactions, side: SideInfo, histories: Histories, budget: int, names: list[str]
 ) -> tuple[dict[str, Candidates], dict[str, float]]:
-    """Fit each named strategy on ``train`` and return its candidates and fit+recall time."""
+    """Fit each named strategy on ``train``; its candidates and fit+recall seconds.
+
+    A strategy that cannot be fitted on this dataset (``content`` needs supplied item
+    vectors) is reported and left out.
+    """
     channels, seconds = {}, {}
     for name in names:
         started = time.perf_counter()
-        strategy = STRATEGIES[name](name=name).fit(train, side)
+        try:
+            strategy = STRATEGIES[name](name=name).fit(train, side)
+        except RecfusionError as exc:
+            print(f"skipping {name}: {str(exc).splitlines()[0]}")
+            continue
         channels[name] = strategy.recommend(histories, budget)
-        seconds[name] = time.perf_counter() - started
+        seconds[name] = round(time.perf_counter() - started, 2)
     return channels, seconds
 
 
@@ -126,15 +137,16 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=2000)
     parser.add_argument("--ltr-users", type=int, default=0,
                         help="Train the ranker on at most this many validation users (0 = all).")
+    parser.add_argument("--strategies", nargs="*", help="Subset of STRATEGIES (default: all).")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     clock = time.perf_counter()
 
     log, side = load(args.dataset)
-    names = sorted(STRATEGIES)
     outer = split_interactions(log, SplitConfig())
     inner = split_interactions(outer.train, SplitConfig(), validation=True)
+    names = sorted(args.strategies or STRATEGIES)
     print(f"{args.dataset}: {log.n_users} users, {log.n_items} items, "
           f"{log.n_interactions} interactions; strategies {names}")
 
@@ -142,6 +154,7 @@ def main() -> None:
     valid_hist = inner.train.histories(valid_users)
     valid_truth = truth_csr(inner.test, valid_users)
     valid_channels, _ = recall_all(inner.train, side, valid_hist, args.candidates, names)
+    names = sorted(valid_channels)
 
     started = time.perf_counter()
     tuned = tune_weights(valid_channels, *valid_truth, k=K, n_trials=args.trials, seed=args.seed)
@@ -152,7 +165,8 @@ def main() -> None:
     rows = np.arange(valid_users.shape[0])
     if args.ltr_users and args.ltr_users < rows.shape[0]:
         rows = np.sort(np.random.default_rng(args.seed).choice(rows, args.ltr_users, False))
-    ltr = LearnedFusion(seed=args.seed).fit(
+    ltr = LearnedFusion(base_weights=tuned.weights, base_budgets=tuned.budgets, seed=args.seed)
+    ltr.fit(
         {n: c.take(rows) for n, c in valid_channels.items()},
         inner.train.histories(valid_users[rows]), inner.train,
         *truth_csr(inner.test, valid_users[rows]), side,

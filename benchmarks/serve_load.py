@@ -13,8 +13,10 @@ Run from the repository root::
 
     # a bundle made by `recfusion train --data movielens-100k --out model/`
     .venv/bin/python benchmarks/serve_load.py --model model/
-    # until the full pipeline exists: ML-100K, one Popularity channel and the test suite's
-    # sum fuser (the server then runs through tests/test_serving_support.py)
+    # until the full pipeline exists: ML-100K, the default config's strategies (or only
+    # Popularity) and the test suite's sum fuser (the server then runs through
+    # tests/test_serving_support.py, which teaches load_fuser that fuser)
+    .venv/bin/python benchmarks/serve_load.py --build interim
     .venv/bin/python benchmarks/serve_load.py --build popularity
 """
 
@@ -45,9 +47,10 @@ def parse_args() -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", type=Path, help="Existing bundle directory.")
     source.add_argument(
-        "--build", choices=["pipeline", "popularity"],
-        help="Build an ML-100K bundle first: the full pipeline (recfusion train) or "
-        "a popularity-only bundle with the test suite's sum fuser.",
+        "--build", choices=["pipeline", "interim", "popularity"],
+        help="Build an ML-100K bundle first: the full pipeline (recfusion train); the "
+        "default config's strategies (interim) or Popularity only, both with the test "
+        "suite's sum fuser instead of the real fusion.",
     )
     parser.add_argument("--requests", type=int, default=3000, help="Per endpoint.")
     parser.add_argument("--clients", type=int, default=4, help="Concurrent client threads.")
@@ -75,11 +78,25 @@ def build_bundle(kind: str, out: Path) -> Path:
     config = parse_config({"data": {"dataset": "movielens-100k"}})
     if kind == "pipeline":
         return train_bundle(config, out)
-    from test_serving_support import build_recommender
+    from test_serving_support import SumFuser
+
+    from recfusion.pipeline import Recommender, fit_filler, fit_strategies
 
     dataset = load_dataset(config.data)
-    recommender = build_recommender(dataset.interactions)
-    return save_bundle(out, recommender, dataset.interactions, fingerprint=dataset.fingerprint)
+    log = dataset.interactions
+    if kind == "interim":
+        strategies, _seconds = fit_strategies(config, log, dataset.side)
+    else:
+        strategies, _seconds = fit_strategies(
+            parse_config({"data": {"dataset": "movielens-100k"},
+                          "strategies": {"popularity": {"kind": "popularity"}}}),
+            log, dataset.side,
+        )
+    recommender = Recommender(
+        strategies=strategies, filler=fit_filler(log), fuser=SumFuser(),
+        candidates={name: config.fusion.candidates for name in strategies},
+    )
+    return save_bundle(out, recommender, log, config=config, fingerprint=dataset.fingerprint)
 
 
 @contextlib.contextmanager
@@ -201,7 +218,7 @@ def built_with_test_fuser(model: Path) -> bool:
 
 def main() -> None:
     args = parse_args()
-    test_fuser = args.build == "popularity" or (
+    test_fuser = args.build in ("interim", "popularity") or (
         args.model is not None and built_with_test_fuser(args.model)
     )
     if test_fuser:

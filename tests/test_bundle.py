@@ -9,16 +9,19 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import polars as pl
 import pytest
 from test_serving_support import ITEMS, USERS, SumFuser, build_recommender, install_fuser
 from test_serving_support import random_log, toy_log
 from typer.testing import CliRunner
 
 import recfusion.data
+import recfusion.fusion as fusion
 import recfusion.pipeline
 from recfusion.cli import app
 from recfusion.config import parse_config
 from recfusion.errors import BundleError, InputError
+from recfusion.recall import SideInfo
 from recfusion.serving import load_bundle, read_user_ids, recommend_file, save_bundle
 from recfusion.serving import _bundle, train_bundle
 from recfusion.serving._scoring import history_rows
@@ -61,6 +64,34 @@ def test_ids_survive_exactly(toy_bundle: Path) -> None:
     # Stored as UTF-8 JSON arrays of strings, not escaped and not pickled objects.
     text = (toy_bundle / "ids" / "items.json").read_text("utf-8")
     assert json.loads(text) == ITEMS and "🎬" in text
+
+
+def test_side_info_and_training_log_reach_the_fuser_loader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Learned fusion computes features from the training log and side info at load time."""
+    log = toy_log()
+    side = SideInfo(
+        items=pl.DataFrame({"item_id": ITEMS, "genres": [["x"], ["y", "ü"], [], None, ["x"]]}),
+        users=pl.DataFrame({"user_id": USERS, "age": [20, None, 41]}),
+        item_vectors=np.arange(10, dtype=np.float32).reshape(5, 2),
+    )
+    received = {}
+    loader = fusion.load_fuser
+
+    def recording(directory, feature_log=None, side_info=None):
+        received.update(log=feature_log, side=side_info)
+        return loader(directory)
+
+    monkeypatch.setattr(fusion, "load_fuser", recording)
+    bundle = load_bundle(save_bundle(tmp_path / "m", build_recommender(log), log, side=side))
+    assert received["side"] is bundle.side
+    assert bundle.side.items.equals(side.items) and bundle.side.users.equals(side.users)
+    np.testing.assert_array_equal(bundle.side.item_vectors, side.item_vectors)
+    rebuilt = received["log"]
+    assert rebuilt.user_ids.tolist() == USERS and rebuilt.item_ids.tolist() == ITEMS
+    for name in ("users", "items", "timestamps", "weights"):
+        np.testing.assert_array_equal(getattr(rebuilt, name), getattr(log, name))
 
 
 def test_manifest_lists_every_file_with_checksum_and_size(toy_bundle: Path) -> None:

@@ -15,7 +15,6 @@ from recfusion.fusion import (
     SegmentPopularity,
     channel_diagnostics,
     finalize,
-    make_fuse,
     normalize,
     overlap_matrix,
     rrf_fusion,
@@ -136,11 +135,11 @@ def test_fusion_does_not_depend_on_channel_order():
     np.testing.assert_array_equal(forward.scores, backward.scores)
 
 
-def test_empty_rows_and_make_fuse():
+def test_empty_rows_stay_empty():
     a = cands([[(1, 1.0)], []])
     b = cands([[], []])
-    fused = make_fuse("rrf")({"a": a, "b": b}, Histories.from_lists([[], []]))
-    assert as_lists(fused) == [[1], []]
+    assert as_lists(rrf_fusion({"a": a, "b": b})) == [[1], []]
+    assert as_lists(weighted_fusion({"a": a, "b": b}, normalization="zscore")) == [[1], []]
 
 
 def test_weight_errors_name_the_parameter():
@@ -303,3 +302,36 @@ def test_channel_diagnostics_known_answer():
     # Jaccard row 0: {1,2} vs {2,4} = 1/3; row 1: {3} vs {5} = 0 -> mean 1/6.
     assert overlap.filter(pl.col("strategy") == "a")["b"][0] == pytest.approx(1 / 6)
     assert overlap_matrix({"a": a, "b": b})["a"].to_list() == [1.0, pytest.approx(1 / 6)]
+
+
+# --- saveable fusers ---------------------------------------------------------------------
+
+
+def test_score_and_mmr_fusers_round_trip(tmp_path):
+    from recfusion.fusion import MMRFuser, ScoreFuser, load_fuser, similarity_from_side
+
+    a = cands([[(0, 3.0), (1, 2.0), (2, 1.0)]])
+    b = cands([[(1, 5.0), (3, 1.0)]])
+    histories = Histories.from_lists([[]])
+    side = SideInfo(items=pl.DataFrame({"item_id": list("wxyz"),
+                                        "genres": [["a"], ["a"], ["b"], None]}))
+    score = ScoreFuser("weighted", "minmax", {"a": 1.0, "b": 0.25})
+    mmr = MMRFuser(score, similarity_from_side(side, "genres"), lam=0.5, pool=3)
+    for name, fuser in (("score", score), ("mmr", mmr)):
+        fuser.save(tmp_path / name)
+        loaded = load_fuser(tmp_path / name, side=side)
+        expected = fuser({"a": a, "b": b}, histories)
+        got = loaded({"a": a, "b": b}, histories)
+        np.testing.assert_array_equal(got.items, expected.items)
+        np.testing.assert_allclose(got.scores, expected.scores)
+    # Weighted: 0 -> 1, 1 -> .5 + .25*1 = .75, 2 -> 0, 3 -> 0; the pool of 3 is [0, 1, 2]
+    # with relevance 1, .75, 0. MMR (lam .5): pick 0 (.5); then item 1: .375 - .5*J(1,0)=1
+    # -> -.125 and item 2: 0 - .5*J(2,0)=0 -> 0, so 2 comes before 1.
+    assert as_lists(mmr({"a": a, "b": b}, histories)) == [[0, 2, 1]]
+
+
+def test_similarity_from_side_names_what_is_missing():
+    from recfusion.fusion import similarity_from_side
+
+    with pytest.raises(InputError, match="needs side.item_vectors"):
+        similarity_from_side(SideInfo(), "vectors")

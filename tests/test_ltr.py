@@ -124,3 +124,46 @@ def test_ltr_save_and_load_round_trip(tmp_path):
     after = loaded.predict(channels, histories, log)
     np.testing.assert_array_equal(before.items, after.items)
     np.testing.assert_allclose(before.scores, after.scores)
+
+
+def test_base_fusion_is_kept_when_trees_cannot_split():
+    """With a base, the model only corrects the weighted fusion: no split, same ranking."""
+    from recfusion.fusion import weighted_fusion
+
+    channels, histories, log, indptr, targets = synthetic(seed=5, n_rows=30)
+    weights = {"a": 0.7, "b": 0.2}
+    # min_child_samples above the number of pairs forbids every split, so each tree is a
+    # constant and prediction = base score + constant: the order of weighted_fusion.
+    model = LearnedFusion(n_estimators=3, min_child_samples=10_000, base_weights=weights)
+    ranked = model.fit(channels, histories, log, indptr, targets).predict(channels, histories, log)
+    expected = weighted_fusion(channels, weights)
+    np.testing.assert_array_equal(ranked.items, expected.items)
+    np.testing.assert_array_equal(ranked.indptr, expected.indptr)
+
+
+def test_early_stopping_is_deterministic_and_stops():
+    channels, histories, log, indptr, targets = synthetic(seed=6, n_rows=80)
+    runs = [
+        LearnedFusion(n_estimators=200, num_leaves=7, min_child_samples=5,
+                      early_stopping_share=0.25, seed=3)
+        .fit(channels, histories, log, indptr, targets)
+        for _ in range(2)
+    ]
+    # The held-out rows are already ranked perfectly after a few rounds, so patience
+    # (20 rounds without gain) ends training long before 200 rounds.
+    assert runs[0].booster_.current_iteration() < 200
+    first, second = (m.predict(channels, histories, log) for m in runs)
+    np.testing.assert_array_equal(first.scores, second.scores)
+
+
+def test_learned_fuser_round_trip(tmp_path):
+    from recfusion.fusion import LearnedFuser, load_fuser
+
+    channels, histories, log, indptr, targets = synthetic(seed=7, n_rows=30)
+    model = LearnedFusion(n_estimators=5, min_child_samples=3, base_weights={"a": 1.0})
+    fuser = LearnedFuser(model.fit(channels, histories, log, indptr, targets), log)
+    fuser.save(tmp_path)
+    loaded = load_fuser(tmp_path, feature_log=log)
+    np.testing.assert_array_equal(
+        loaded(channels, histories).items, fuser(channels, histories).items
+    )

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 
 from recfusion.data import Candidates
 from recfusion.errors import InputError
-from recfusion.fusion import ItemSimilarity, diversity_curve, intra_list_diversity, mmr_rerank
+from recfusion.fusion import ItemSimilarity, diversity_curve, mmr_rerank
 
 # Items 0 and 1 share category "a"; item 2 is "b"; item 3 is "a" and "b".
 CATEGORIES = np.array([[1, 0], [1, 0], [0, 1], [1, 1]])
@@ -57,19 +55,33 @@ def test_mmr_handles_short_and_empty_rows_and_bad_lambda():
         ItemSimilarity()
 
 
-def test_intra_list_diversity_matches_naive_loop():
+def naive_mmr(items, scores, unit, lam, k):
+    """Plain-Python MMR with cosine similarity, written independently of the kernel."""
+    low, high = min(scores), max(scores)
+    relevance = [(s - low) / (high - low) if high > low else 1.0 for s in scores]
+    chosen: list[int] = []
+    while len(chosen) < min(k, len(items)):
+        def value(j):
+            penalty = max((float(unit[items[j]] @ unit[items[c]]) for c in chosen), default=0.0)
+            return lam * relevance[j] - (1 - lam) * penalty
+        rest = [j for j in range(len(items)) if j not in chosen]
+        chosen.append(max(rest, key=lambda j: (value(j), -j)))
+    return [items[j] for j in chosen]
+
+
+def test_mmr_kernel_matches_naive_implementation():
     rng = np.random.default_rng(3)
-    vectors = rng.normal(size=(12, 4))
-    recommended = np.stack([rng.permutation(12)[:5] for _ in range(6)])
-    recommended[0, 3:] = -1
-    similarity = ItemSimilarity(vectors=vectors)
+    vectors = rng.normal(size=(40, 5))
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    expected = []
-    for row in recommended:
-        items = [i for i in row if i >= 0]
-        pairs = [(a, b) for a, b in itertools.permutations(items, 2)]
-        expected.append(np.mean([1 - unit[a] @ unit[b] for a, b in pairs]))
-    np.testing.assert_allclose(intra_list_diversity(recommended, similarity), expected, rtol=1e-5)
+    items = np.stack([rng.permutation(40)[:12] for _ in range(25)])
+    scores = np.sort(rng.random((25, 12)), axis=1)[:, ::-1]
+    candidates = Candidates.from_dense(items, scores)
+    similarity = ItemSimilarity(vectors=vectors)
+    for lam in (0.0, 0.3, 0.7, 1.0):
+        out = mmr_rerank(candidates, similarity, lam, 6)
+        for r in range(25):
+            expected = naive_mmr(items[r].tolist(), scores[r].tolist(), unit, lam, 6)
+            assert out.row(r)[0].tolist() == expected
 
 
 def test_diversity_curve_trades_accuracy_for_diversity():
@@ -78,6 +90,6 @@ def test_diversity_curve_trades_accuracy_for_diversity():
     curve = diversity_curve(row, np.array([0, 1]), np.array([0]),
                             ItemSimilarity(categories=CATEGORIES), [1.0, 0.2], k=2)
     # lam 1 -> [0, 1], ILD = 1 - J(0,1) = 0; lam .2 -> [0, 2], ILD = 1. NDCG stays 1.
-    assert curve["ild"].to_list() == [0.0, 1.0]
+    assert curve["diversity"].to_list() == [0.0, 1.0]
     assert curve["ndcg"].to_list() == [1.0, 1.0]
     assert curve["coverage"].to_list() == [0.5, 0.5]

@@ -71,13 +71,13 @@ class SumFuser:
 
 
 def _loader(original: Any) -> Any:
-    def load_fuser(directory: Path) -> Any:
+    def load_fuser(directory: Path, *args: Any, **kwargs: Any) -> Any:
         meta = Path(directory) / "fuser.json"
         if meta.is_file() and json.loads(meta.read_text("utf-8")).get("kind") == SumFuser.kind:
             return SumFuser.load(Path(directory))
         if original is None:
             raise RuntimeError(f"no fuser loader for {directory}")
-        return original(directory)
+        return original(directory, *args, **kwargs)
 
     load_fuser.wraps_sum_fuser = True  # type: ignore[attr-defined]
     return load_fuser

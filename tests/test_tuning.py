@@ -8,7 +8,13 @@ from polars.testing import assert_frame_equal
 
 from recfusion.data import Candidates
 from recfusion.errors import InputError
-from recfusion.fusion import catalogue_coverage, tune_pareto, tune_weights, weighted_fusion
+from recfusion.fusion import (
+    FusionPlan,
+    catalogue_coverage,
+    tune_pareto,
+    tune_weights,
+    weighted_fusion,
+)
 
 N_ROWS, N_ITEMS = 80, 60
 
@@ -68,3 +74,21 @@ def test_pareto_front_is_non_dominated_and_reproducible():
     for a in points:
         dominated = (points >= a).all(axis=1) & (points > a).any(axis=1)
         assert not dominated.any()
+
+
+def test_trial_top_k_matches_full_fusion_with_ties():
+    """The numba top-k used by every trial must equal the sorted output of fuse()."""
+    rng = np.random.default_rng(5)
+    channels = {
+        name: Candidates.from_dense(
+            np.stack([rng.permutation(40)[:15] for _ in range(50)]),
+            np.sort(rng.integers(0, 3, size=(50, 15)), axis=1)[:, ::-1].astype(float),
+        )
+        for name in ("a", "b", "c")
+    }
+    for method, normalization in (("weighted", "minmax"), ("weighted", "rank"), ("rrf", "none")):
+        plan = FusionPlan.build(channels, method=method, normalization=normalization)
+        weights, budgets = np.array([0.5, 1.0, 0.0]), np.array([15, 4, 15])
+        for k in (1, 5, 30):
+            expected, _ = plan.fuse({"a": 0.5, "b": 1.0, "c": 0.0}, {"b": 4}, n=k).to_dense(k)
+            np.testing.assert_array_equal(plan.top_k(weights, budgets, k), expected)

@@ -126,14 +126,90 @@ class ItemCFConfig(StrictModel):
     )
 
 
+class EmbeddingConfig(StrictModel):
+    """Settings shared by the vector strategies (query from history, FAISS index)."""
+
+    enabled: bool = True
+    recent_items: int = Field(
+        default=20, gt=0, description="Last history items (with a vector) in the query."
+    )
+    recency_decay: float = Field(
+        default=0.8, gt=0, le=1, description="Query weight factor per step back in history."
+    )
+    exact_threshold: int = Field(
+        default=20000, ge=0, description="Exact search up to this many items, HNSW above."
+    )
+    hnsw_m: int = Field(default=32, gt=1, description="HNSW graph degree.")
+    hnsw_ef_construction: int = Field(default=80, gt=0, description="HNSW build breadth.")
+    hnsw_ef_search: int = Field(default=256, gt=0, description="HNSW search breadth.")
+    threads: int | None = Field(
+        default=None, gt=0, description="FAISS/implicit threads; None = min(cores, 8)."
+    )
+
+
+class ALSConfig(EmbeddingConfig):
+    """Implicit ALS (``implicit``); confidence of an observed pair is 1 + alpha * weight."""
+
+    kind: Literal["als"] = "als"
+    factors: int = Field(default=64, gt=0)
+    regularization: float = Field(default=1.0, ge=0)
+    iterations: int = Field(default=15, gt=0)
+    alpha: float = Field(default=2.0, ge=0)
+    seed: int = 42
+    query: Literal["solve", "mean"] = Field(
+        default="mean",
+        description="'mean': recency-weighted mean of item vectors, cosine; 'solve': the "
+        "row's ALS user factor by least squares, inner product.",
+    )
+
+
+class Item2VecConfig(EmbeddingConfig):
+    """item2vec: gensim word2vec over each user's time-ordered items."""
+
+    kind: Literal["item2vec"] = "item2vec"
+    vector_size: int = Field(default=64, gt=0)
+    window: int = Field(default=50, gt=0)
+    epochs: int = Field(default=10, gt=0)
+    negative: int = Field(default=5, gt=0)
+    sample: float = Field(default=1e-4, ge=0, description="Frequent-item down-sampling.")
+    ns_exponent: float = Field(default=-0.5, description="Negative sampling exponent.")
+    skip_gram: bool = True
+    workers: int = Field(default=1, gt=0, description="Only 1 is reproducible.")
+    seed: int = 42
+
+
+class ContentConfig(EmbeddingConfig):
+    """Nearest neighbours over supplied item vectors (``data.item_vectors``)."""
+
+    kind: Literal["content"] = "content"
+
+
+class MetadataConfig(EmbeddingConfig):
+    """Nearest neighbours over metadata vectors: genres, title TF-IDF, year bucket."""
+
+    kind: Literal["metadata"] = "metadata"
+    genre_weight: float = Field(default=1.0, ge=0)
+    title_weight: float = Field(default=0.3, ge=0)
+    year_weight: float = Field(default=0.5, ge=0)
+    year_bucket: int = Field(default=5, gt=0, description="Years per bucket.")
+    title_terms: int = Field(default=1000, ge=0, description="Title vocabulary size.")
+
+
 StrategyConfig = Annotated[
-    Union[PopularityConfig, ItemCFConfig],
+    Union[
+        PopularityConfig, ItemCFConfig, ALSConfig, Item2VecConfig, ContentConfig, MetadataConfig
+    ],
     Field(discriminator="kind"),
 ]
 
 
 def _default_strategies() -> dict[str, Any]:
-    return {"popularity": PopularityConfig(), "itemcf": ItemCFConfig()}
+    return {
+        "popularity": PopularityConfig(),
+        "itemcf": ItemCFConfig(),
+        "als": ALSConfig(),
+        "item2vec": Item2VecConfig(),
+    }
 
 
 class FusionConfig(StrictModel):
@@ -150,14 +226,22 @@ class FusionConfig(StrictModel):
     )
     k_rrf: float = Field(default=60.0, ge=0, description="RRF constant: weight / (k_rrf + rank).")
     tune_trials: int = Field(
-        default=0, ge=0, description="Optuna trials tuning weights on validation; 0 = off."
+        default=60, ge=0, description="Optuna trials tuning weights on validation; 0 = off."
+    )
+    pareto_trials: int = Field(
+        default=40, ge=0, description="NSGA-II trials for the accuracy/coverage front; 0 = off."
+    )
+    compare_methods: bool = Field(
+        default=True,
+        description="Also evaluate every other fusion method (fixed weights, RRF, tuned, "
+        "learned, MMR) side by side in the report.",
     )
     tune_budgets: bool = Field(default=True, description="Also tune each channel's budget.")
     tune_metric: Literal["recall", "precision", "hit_rate", "ndcg", "mrr", "map"] = "ndcg"
     tune_k: int = Field(default=10, gt=0, description="Cut-off of the tuned metric.")
-    ltr_trees: int = Field(default=200, gt=0, description="Boosting rounds of learned fusion.")
+    ltr_trees: int = Field(default=100, gt=0, description="Boosting rounds of learned fusion.")
     ltr_learning_rate: float = Field(default=0.05, gt=0, le=1)
-    ltr_leaves: int = Field(default=31, gt=1)
+    ltr_leaves: int = Field(default=15, gt=1)
     mmr_lambda: float | None = Field(
         default=None, ge=0, le=1, description="MMR trade-off (1 = relevance only); None = off."
     )
@@ -180,6 +264,12 @@ class EvaluationConfig(StrictModel):
     ks: list[int] = Field(default_factory=lambda: [5, 10, 20])
     latency_users: int = Field(
         default=200, ge=0, description="Users timed one by one for latency percentiles."
+    )
+    n_bootstrap: int = Field(default=1000, ge=0, description="Bootstrap samples for CIs.")
+    external_baselines: bool = Field(
+        default=True,
+        description="Also evaluate implicit's ALS (regularisation picked on validation) and "
+        "BM25 item-item, marked as external.",
     )
 
 
@@ -246,11 +336,16 @@ def _suggest(location: tuple[Any, ...]) -> str:
 
 __all__ = sorted(
     [
+        "ALSConfig",
         "ColumnsConfig",
+        "ContentConfig",
         "DataConfig",
+        "EmbeddingConfig",
         "EvaluationConfig",
         "FusionConfig",
+        "Item2VecConfig",
         "ItemCFConfig",
+        "MetadataConfig",
         "PopularityConfig",
         "RunConfig",
         "SplitConfig",

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from recfusion._measure import peak_memory
 from recfusion.config import RunConfig
 from recfusion.data import Candidates, Histories, Interactions
 from recfusion.recall import Popularity, SideInfo, Strategy, build_strategy
@@ -90,8 +91,14 @@ class Recommender:
         return [*written, path]
 
     @classmethod
-    def load(cls, directory: Path) -> Recommender:
-        """Rebuild a saved recommender (arrays, JSON and index files only)."""
+    def load(
+        cls, directory: Path, feature_log: Interactions | None = None, side: SideInfo | None = None
+    ) -> Recommender:
+        """Rebuild a saved recommender (arrays, JSON and index files only).
+
+        Learned fusion computes features from ``feature_log`` (the training log) and
+        ``side``; score fusion needs neither.
+        """
         from recfusion.fusion import load_fuser
         from recfusion.recall import STRATEGIES
 
@@ -104,15 +111,18 @@ class Recommender:
         return cls(
             strategies=strategies,
             filler=filler,  # type: ignore[arg-type]
-            fuser=load_fuser(directory / "fuser"),
+            fuser=load_fuser(directory / "fuser", feature_log, side),
             candidates={name: int(n) for name, n in layout["candidates"].items()},
         )
 
 
 def fit_strategies(
-    config: RunConfig, train: Interactions, side: SideInfo
+    config: RunConfig, train: Interactions, side: SideInfo, memory: dict[str, float] | None = None
 ) -> tuple[dict[str, Strategy], dict[str, float]]:
-    """Build and fit every enabled strategy of ``config``; returns them and fit seconds."""
+    """Build and fit every enabled strategy of ``config``; returns them and fit seconds.
+
+    When ``memory`` is given it receives each fit's peak extra resident memory in MiB.
+    """
     strategies: dict[str, Strategy] = {}
     seconds: dict[str, float] = {}
     for name, section in config.strategies.items():
@@ -120,11 +130,34 @@ def fit_strategies(
             continue
         strategy = build_strategy(name, section)
         started = time.perf_counter()
-        strategy.fit(train, side)
+        with peak_memory() as peak:
+            strategy.fit(train, side)
         seconds[name] = time.perf_counter() - started
+        if memory is not None:
+            memory[name] = peak.extra_mb
         strategies[name] = strategy
         logger.info("fitted %s (%s) in %.2f s", name, strategy.kind, seconds[name])
     return strategies, seconds
+
+
+def fit_recommender(config: RunConfig, interactions: Interactions, side: SideInfo) -> Recommender:
+    """Tune fusion on a validation split of ``interactions``, then fit on all of them.
+
+    This is what ``recfusion train`` saves and ``recfusion serve`` serves.
+    """
+    from recfusion._fusion_setup import tune_on_validation
+
+    setup = tune_on_validation(config, interactions, side)
+    strategies, seconds = fit_strategies(config, interactions, side)
+    names = list(strategies)
+    fusers = setup.fusers(names, interactions, side)
+    return Recommender(
+        strategies=strategies,
+        filler=fit_filler(interactions),
+        fuser=fusers[setup.chosen()],
+        candidates=setup.budgets(names),
+        fit_seconds=seconds,
+    )
 
 
 def fit_filler(train: Interactions) -> Popularity:
@@ -145,4 +178,12 @@ def evaluated_users(train: Interactions, test: Interactions) -> np.ndarray:
     return np.flatnonzero(has_test & has_train).astype(np.int32)
 
 
-__all__ = ["Fuser", "Recommender", "evaluated_users", "fit_filler", "fit_strategies", "truth_csr"]
+__all__ = [
+    "Fuser",
+    "Recommender",
+    "evaluated_users",
+    "fit_filler",
+    "fit_recommender",
+    "fit_strategies",
+    "truth_csr",
+]

@@ -12,7 +12,8 @@ Accepted layouts, chosen by file suffix:
 
 Every value must be a finite number, every row must have ``D`` values and every id must be
 distinct; otherwise :class:`~recfusion.errors.InputError` names the file, row, column and
-value.
+value. Text files are located by 1-based line number (header included, id column = column
+1); Parquet and ``.npy`` rows and ``.npy`` columns are counted from 0.
 """
 
 from __future__ import annotations
@@ -156,22 +157,27 @@ def _parse_numbers(
                         f"{column} holds {cell!r}; expected a number (no missing values)"
                     ) from None
         raise
-    _check_finite(path, values, ids, lambda row: f"line {lines[row]}", first_column=2)
+    _check_finite(path, values, ids, lambda row: f"line {lines[row]}", lambda c: f"{c + 2}")
     return values.astype(np.float32)
 
 
 def _check_finite(
-    path: Path, values: np.ndarray, ids: np.ndarray, where: Callable[[int], str],
-    first_column: int,
+    path: Path,
+    values: np.ndarray,
+    ids: np.ndarray,
+    where: Callable[[int], str],
+    column_name: Callable[[int], str],
 ) -> None:
-    """Raise on the first NaN or infinite value, naming its row and column."""
+    """Raise on the first NaN (or missing) or infinite value, naming its row and column."""
     bad = ~np.isfinite(values)
     if not bad.any():
         return
     row, column = (int(i) for i in np.argwhere(bad)[0])
+    value = float(values[row, column])
+    shown = "nan (NaN or a missing value)" if np.isnan(value) else str(value)
     raise InputError(
         f"item vectors: file {path} {where(row)} (id {ids[row]!r}) column "
-        f"{column + first_column} holds {values[row, column]!r}; expected a finite number "
+        f"{column_name(column)} holds {shown}; expected a finite number "
         f"({int(bad.sum())} bad value(s) in total)"
     )
 
@@ -185,11 +191,11 @@ def _read_parquet(path: Path) -> tuple[np.ndarray, np.ndarray]:
     rest = frame.drop(id_col)
     if rest.width == 1 and isinstance(rest.dtypes[0], (pl.List, pl.Array)):
         values = _list_column(path, rest.to_series(), ids)
-        first_column = 1
+        labels = [f"{rest.columns[0]!r} element {c}" for c in range(values.shape[1])]
     else:
         values = _numeric_columns(path, rest, ids)
-        first_column = 2
-    _check_finite(path, values, ids, lambda row: f"row {row}", first_column=first_column)
+        labels = [repr(name) for name in rest.columns]
+    _check_finite(path, values, ids, lambda row: f"row {row}", labels.__getitem__)
     return ids, values.astype(np.float32)
 
 
@@ -256,7 +262,7 @@ def _read_npy(path: Path) -> tuple[np.ndarray, np.ndarray]:
         )
     _check_ids(id_path, ids, lambda row: f"line {row + 1}")
     values = values.astype(np.float64)
-    _check_finite(path, values, ids, lambda row: f"row {row}", first_column=0)
+    _check_finite(path, values, ids, lambda row: f"row {row}", str)
     return ids, values.astype(np.float32)
 
 

@@ -11,10 +11,11 @@ from recfusion.fusion._coldstart import AGE_BANDS, RowFiller, SegmentPopularity
 from recfusion.fusion._diagnostics import channel_diagnostics, overlap_matrix
 from recfusion.fusion._features import category_matrix
 from recfusion.fusion._finalize import Filler, finalize
+from recfusion.fusion._fuser import LearnedFuser, MMRFuser, ScoreFuser, load_fuser
 from recfusion.fusion._ltr import LearnedFusion
-from recfusion.fusion._merge import FusionPlan, make_fuse, rrf_fusion, weighted_fusion
-from recfusion.fusion._mmr import ItemSimilarity, diversity_curve, intra_list_diversity
-from recfusion.fusion._mmr import mmr_rerank
+from recfusion.fusion._merge import FusionPlan, rrf_fusion, weighted_fusion
+from recfusion.fusion._mmr import ItemSimilarity, diversity_curve
+from recfusion.fusion._mmr import mmr_rerank, similarity_from_side
 from recfusion.fusion._normalize import NORMALIZATIONS, normalize
 from recfusion.fusion._tuning import (
     ParetoResult,
@@ -30,10 +31,13 @@ __all__ = sorted(
         "Filler",
         "FusionPlan",
         "ItemSimilarity",
+        "LearnedFuser",
         "LearnedFusion",
+        "MMRFuser",
         "NORMALIZATIONS",
         "ParetoResult",
         "RowFiller",
+        "ScoreFuser",
         "SegmentPopularity",
         "TuningResult",
         "catalogue_coverage",
@@ -41,12 +45,12 @@ __all__ = sorted(
         "channel_diagnostics",
         "diversity_curve",
         "finalize",
-        "intra_list_diversity",
-        "make_fuse",
+        "load_fuser",
         "mmr_rerank",
         "normalize",
         "overlap_matrix",
         "rrf_fusion",
+        "similarity_from_side",
         "tune_pareto",
         "tune_weights",
         "weighted_fusion",

@@ -23,6 +23,7 @@ from recfusion import _io
 from recfusion.columns import USER_ID
 from recfusion.data._types import Candidates, Histories, Interactions
 from recfusion.errors import InputError, NotFittedError
+from recfusion.fusion._common import history_slice
 from recfusion.recall._base import SideInfo, mask_seen, top_n_dense
 
 logger = logging.getLogger(__name__)
@@ -158,7 +159,7 @@ class SegmentPopularity:
             scores = self.scores(users[rows])
             scores[scores <= 0] = -np.inf
             if exclude_seen:
-                mask_seen(scores, _subset(histories, rows))
+                mask_seen(scores, history_slice(histories, rows[0], rows[-1] + 1))
             parts.append(top_n_dense(scores, n).to_dense(n))
         if not parts:
             return Candidates.empty(0)
@@ -213,17 +214,6 @@ def _savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """``np.savez`` to an exact path (numpy would append .npz to a temporary name)."""
     with open(path, "wb") as handle:
         np.savez(handle, **arrays)
-
-
-def _subset(histories: Histories, rows: np.ndarray) -> Histories:
-    """The given consecutive rows of ``histories`` as a new Histories."""
-    start, end = histories.indptr[rows[0]], histories.indptr[rows[-1] + 1]
-    return Histories(
-        indptr=histories.indptr[rows[0] : rows[-1] + 2] - start,
-        items=histories.items[start:end],
-        timestamps=histories.timestamps[start:end],
-        weights=histories.weights[start:end],
-    )
 
 
 def _segment_codes(

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from recfusion.data._types import INDEX_DTYPE, SCORE_DTYPE, Candidates
+from recfusion.data._types import INDEX_DTYPE, SCORE_DTYPE, Candidates, Histories
 from recfusion.errors import InputError
 
 
@@ -104,9 +104,32 @@ def take_truth(
     return indptr, np.asarray(truth_items)[np.repeat(starts, lengths) + offsets]
 
 
+def history_slice(histories: Histories, start: int, stop: int) -> Histories:
+    """Rows ``start:stop`` of ``histories`` as a new Histories."""
+    first, last = histories.indptr[start], histories.indptr[stop]
+    return Histories(
+        indptr=histories.indptr[start : stop + 1] - first,
+        items=histories.items[first:last],
+        timestamps=histories.timestamps[first:last],
+        weights=histories.weights[first:last],
+    )
+
+
+def candidates_slice(candidates: Candidates, start: int, stop: int) -> Candidates:
+    """Rows ``start:stop`` of ``candidates`` as a new Candidates."""
+    first, last = candidates.indptr[start], candidates.indptr[stop]
+    return Candidates(
+        indptr=candidates.indptr[start : stop + 1] - first,
+        items=candidates.items[first:last],
+        scores=candidates.scores[first:last],
+    )
+
+
 __all__ = [
     "candidates_from_sorted",
+    "candidates_slice",
     "check_channels",
+    "history_slice",
     "indptr_from_rows",
     "positions",
     "rank_within_rows",

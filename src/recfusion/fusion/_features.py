@@ -140,14 +140,17 @@ class PairFeatures:
 def pair_features(
     channels: Mapping[str, Candidates],
     histories: Histories,
-    feature_log: Interactions,
+    stats: ItemStats,
     bits: np.ndarray | None,
 ) -> PairFeatures:
-    """Build the learned-fusion features of every candidate pair (see ``LearnedFusion``)."""
+    """Build the learned-fusion features of every candidate pair (see ``LearnedFusion``).
+
+    ``stats`` summarises the feature log (:meth:`ItemStats.from_log`); ``bits`` are the
+    item category masks (:func:`category_bits`) or None when there are no categories.
+    """
     plan = FusionPlan.build(channels, normalization="minmax")
     rows, items = row_ids(plan.union_indptr), plan.union_items.astype(np.int64)
     columns, names = _channel_columns(plan, channels)
-    stats = ItemStats.from_log(feature_log)
     lengths = histories.lengths()
     user_last = _last_times(histories)
     first, last = stats.first_seen[items], stats.last_seen[items]

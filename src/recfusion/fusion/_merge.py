@@ -12,13 +12,13 @@ order of the ``channels`` mapping.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from recfusion.data._types import INDEX_DTYPE, Candidates, Histories
+from recfusion.data._types import INDEX_DTYPE, Candidates
 from recfusion.errors import InputError
 from recfusion.fusion._common import (
     candidates_from_sorted,
@@ -28,6 +28,7 @@ from recfusion.fusion._common import (
     resolve_weights,
     row_ids,
 )
+from recfusion.fusion._kernels import top_k_kernel, union_scores_kernel
 from recfusion.fusion._normalize import Normalization, normalize
 
 logger = logging.getLogger(__name__)
@@ -119,16 +120,15 @@ class FusionPlan:
         self, weights: np.ndarray, budgets: np.ndarray, k_rrf: float | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Fused score of every union slot, and whether any channel contributed to it."""
-        used = (self.position < budgets[self.channel]) & (weights[self.channel] > 0)
         if self.method == "rrf":
             base = 1.0 / ((self.k_rrf if k_rrf is None else k_rrf) + self.position + 1.0)
         else:
             base = self.value
-        contribution = np.where(used, weights[self.channel] * base, 0.0)
-        size = self.union_items.shape[0]
-        fused = np.bincount(self.inverse, weights=contribution, minlength=size)
-        active = np.bincount(self.inverse, weights=used, minlength=size) > 0
-        return fused, active
+        return union_scores_kernel(
+            self.inverse, self.channel, self.position, base,
+            np.asarray(weights, dtype=np.float64), np.asarray(budgets, dtype=np.int64),
+            self.union_items.shape[0],
+        )
 
     def fuse(
         self,
@@ -152,17 +152,7 @@ class FusionPlan:
     ) -> np.ndarray:
         """Dense (n_rows, k) item matrix of the fused top-k, -1 padded (same order as fuse)."""
         fused, active = self.union_scores(weights, budgets, k_rrf)
-        lengths = np.diff(self.union_indptr)
-        width = max(int(lengths.max(initial=0)), k)
-        dense = np.full((self.n_rows, width), -np.inf)
-        item_grid = np.full((self.n_rows, width), -1, dtype=INDEX_DTYPE)
-        rows, cols = row_ids(self.union_indptr), positions(self.union_indptr)
-        dense[rows, cols] = np.where(active, fused, -np.inf)
-        item_grid[rows, cols] = self.union_items
-        # Columns hold items in ascending index order, so a stable sort breaks ties by item.
-        order = np.argsort(-dense, axis=1, kind="stable")[:, :k]
-        picked = np.take_along_axis(item_grid, order, axis=1)
-        return np.where(np.isfinite(np.take_along_axis(dense, order, axis=1)), picked, -1)
+        return top_k_kernel(self.union_indptr, self.union_items, fused, active, k)
 
 
 def _entries(candidates: Candidates, index: int, normalization: Normalization) -> tuple:
@@ -229,28 +219,4 @@ def rrf_fusion(
     return plan.fuse(weights, budgets, n)
 
 
-def make_fuse(
-    method: Method = "weighted",
-    normalization: Normalization = "minmax",
-    weights: Mapping[str, float] | None = None,
-    budgets: Mapping[str, int] | None = None,
-    k_rrf: float = 60.0,
-) -> Callable[[dict[str, Candidates], Histories], Candidates]:
-    """A ``fuse(channels, histories) -> Candidates`` callable for the pipeline.
-
-    ``histories`` is accepted for interface compatibility and not used (seen items are
-    removed later by :func:`recfusion.fusion.finalize`).
-    """
-    frozen_weights = dict(weights or {})
-    frozen_budgets = dict(budgets or {})
-
-    def fuse(channels: dict[str, Candidates], histories: Histories) -> Candidates:
-        plan = FusionPlan.build(
-            channels, method=method, normalization=normalization, k_rrf=k_rrf
-        )
-        return plan.fuse(frozen_weights, frozen_budgets)
-
-    return fuse
-
-
-__all__ = ["FusionPlan", "Method", "make_fuse", "rrf_fusion", "weighted_fusion"]
+__all__ = ["FusionPlan", "Method", "rrf_fusion", "weighted_fusion"]

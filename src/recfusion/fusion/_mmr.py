@@ -16,9 +16,11 @@ import scipy.sparse as sp
 from recfusion.columns import K
 from recfusion.data._types import INDEX_DTYPE, Candidates
 from recfusion.errors import InputError
-from recfusion.evaluation import accuracy_per_user
+from recfusion.evaluation import accuracy_per_user, intra_list_diversity
 from recfusion.fusion._common import candidates_from_sorted, row_ids, take_truth
+from recfusion.fusion._features import category_matrix
 from recfusion.fusion._normalize import normalize
+from recfusion.recall._base import SideInfo
 
 
 class ItemSimilarity:
@@ -62,6 +64,21 @@ class ItemSimilarity:
             return dot
         union = self.sizes[items][:, None] + self.sizes[items][None, :] - dot
         return np.where(union > 0, dot / np.where(union > 0, union, 1.0), 0.0)
+
+
+def similarity_from_side(side: SideInfo | None, kind: str = "genres") -> ItemSimilarity:
+    """Jaccard of ``side.items["genres"]`` (kind "genres") or cosine of item vectors."""
+    if kind == "vectors" and side is not None and side.item_vectors is not None:
+        return ItemSimilarity(vectors=side.item_vectors)
+    n_items = side.items.height if side is not None and side.items is not None else 0
+    categories = category_matrix(side, n_items) if kind == "genres" else None
+    if categories is None:
+        raise InputError(
+            f"item similarity: kind {kind!r} needs "
+            f"{'side.item_vectors' if kind == 'vectors' else 'a genres column in side.items'}"
+            "; received none (hint: set fusion.mmr_similarity to what the data provides)"
+        )
+    return ItemSimilarity(categories=categories[0])
 
 
 @numba.njit(nogil=True, cache=True)
@@ -143,25 +160,10 @@ def mmr_rerank(
     )
 
 
-def intra_list_diversity(recommended: np.ndarray, similarity: ItemSimilarity) -> np.ndarray:
-    """Mean pairwise dissimilarity (1 - similarity) of each row's items, shape (n_rows,).
-
-    ``recommended`` is (n_rows, k) with -1 for empty slots; rows with fewer than two
-    items get NaN.
-    """
-    valid = recommended >= 0
-    safe = np.where(valid, recommended, 0)
-    rows = similarity.matrix[safe]
-    dot = np.einsum("rid,rjd->rij", rows, rows)
-    if similarity.jaccard:
-        sizes = similarity.sizes[safe]
-        union = sizes[:, :, None] + sizes[:, None, :] - dot
-        dot = np.where(union > 0, dot / np.where(union > 0, union, 1.0), 0.0)
-    pair = valid[:, :, None] & valid[:, None, :]
-    pair &= ~np.eye(recommended.shape[1], dtype=bool)[None]
-    count = pair.sum(axis=(1, 2))
-    total = np.where(pair, 1.0 - dot, 0.0).sum(axis=(1, 2))
-    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+def _diversity(recommended: np.ndarray, similarity: ItemSimilarity) -> np.ndarray:
+    """Per-row intra-list diversity with the evaluation stage's definition."""
+    kind = "category" if similarity.jaccard else "embedding"
+    return intra_list_diversity(recommended, similarity.matrix, kind)
 
 
 def diversity_curve(
@@ -175,8 +177,10 @@ def diversity_curve(
     """NDCG@k, intra-list diversity and catalogue coverage of MMR for each ``lam``.
 
     Rows of ``candidates`` align with the truth CSR; rows without a held-out item are
-    skipped. Returns columns ``lam``, ``k``, ``ndcg``, ``ild``, ``coverage`` (distinct
-    recommended items / catalogue size).
+    skipped. Returns columns ``lambda``, ``k``, ``ndcg`` (mean NDCG@k), ``diversity``
+    (mean intra-list diversity, ``recfusion.evaluation.intra_list_diversity``: mean
+    pairwise 1 - similarity over items that have categories or vectors) and ``coverage``
+    (distinct recommended items / catalogue size).
     """
     rows = np.flatnonzero(np.diff(np.asarray(truth_indptr)) > 0)
     subset = candidates.take(rows)
@@ -186,10 +190,10 @@ def diversity_curve(
         recommended, _ = mmr_rerank(subset, similarity, float(lam), k).to_dense(k)
         records.append(
             {
-                "lam": float(lam),
+                "lambda": float(lam),
                 K: k,
                 "ndcg": float(accuracy_per_user(recommended, indptr, items, k)["ndcg"].mean()),
-                "ild": float(np.nanmean(intra_list_diversity(recommended, similarity))),
+                "diversity": float(np.nanmean(_diversity(recommended, similarity))),
                 "coverage": np.unique(recommended[recommended >= 0]).shape[0]
                 / similarity.matrix.shape[0],
             }
@@ -197,4 +201,9 @@ def diversity_curve(
     return pl.DataFrame(records)
 
 
-__all__ = ["ItemSimilarity", "diversity_curve", "intra_list_diversity", "mmr_rerank"]
+__all__ = [
+    "ItemSimilarity",
+    "diversity_curve",
+    "mmr_rerank",
+    "similarity_from_side",
+]

@@ -7,9 +7,10 @@ takes a few milliseconds.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,7 +136,7 @@ def _prepare(
 
 
 def _study(direction_count: int, seed: int, sampler_kind: str) -> optuna.Study:
-    """A quiet, seeded in-memory study."""
+    """A seeded in-memory study: TPE for one objective, NSGA-II for two."""
     if sampler_kind == "tpe":
         sampler = optuna.samplers.TPESampler(seed=seed)
         return optuna.create_study(direction="maximize", sampler=sampler)
@@ -143,12 +144,13 @@ def _study(direction_count: int, seed: int, sampler_kind: str) -> optuna.Study:
     return optuna.create_study(directions=["maximize"] * direction_count, sampler=sampler)
 
 
-def _run(study: optuna.Study, objective: Callable, n_trials: int) -> None:
-    """Optimise sequentially with Optuna's per-trial INFO logging silenced."""
+@contextlib.contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Silence Optuna's per-study and per-trial INFO lines, then restore the verbosity."""
     previous = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study.optimize(objective, n_trials=n_trials, n_jobs=1)
+        yield
     finally:
         optuna.logging.set_verbosity(previous)
 
@@ -224,9 +226,10 @@ def tune_weights(
     started = time.perf_counter()
     plan, truth = _prepare(channels, truth_indptr, truth_items, method, normalization, metric)
     objective = _Objective(plan, truth, k, metric, tune_budgets, tune_k_rrf and method == "rrf")
-    study = _study(1, seed, "tpe")
-    study.enqueue_trial(_baseline_params(objective))
-    _run(study, objective, max(n_trials, 1))
+    with _quiet_optuna():
+        study = _study(1, seed, "tpe")
+        study.enqueue_trial(_baseline_params(objective))
+        study.optimize(objective, n_trials=max(n_trials, 1), n_jobs=1)
     best = study.best_trial
     weights = {n: float(best.params[f"weight_{n}"]) for n in plan.names}
     budgets = {
@@ -286,9 +289,10 @@ def tune_pareto(
         recommended = objective.recommend(*objective.suggest(trial))
         return objective.accuracy(recommended), float(second(recommended))
 
-    study = _study(2, seed, "nsga2")
-    study.enqueue_trial(_baseline_params(objective))
-    _run(study, both, max(n_trials, 1))
+    with _quiet_optuna():
+        study = _study(2, seed, "nsga2")
+        study.enqueue_trial(_baseline_params(objective))
+        study.optimize(both, n_trials=max(n_trials, 1), n_jobs=1)
     trials = _trials_table(study, [metric, second_name])
     front_ids = [trial.number for trial in study.best_trials]
     front = trials.filter(pl.col("trial").is_in(front_ids)).sort(metric, descending=True)

@@ -29,7 +29,7 @@ class ALS(EmbeddingStrategy):
     ----------
     factors : int, default 64
         Latent dimension.
-    regularization : float, default 0.05
+    regularization : float, default 1.0
         L2 penalty on both factor matrices.
     iterations : int, default 15
         ALS sweeps.
@@ -37,7 +37,7 @@ class ALS(EmbeddingStrategy):
         Confidence scale of observed pairs.
     seed : int, default 42
         Seed of the factor initialisation.
-    query : {"solve", "mean"}, default "solve"
+    query : {"solve", "mean"}, default "mean"
         How a history row becomes a query. ``"solve"`` computes the row's ALS user factor
         in closed form from the item factors (the least-squares step of ALS for one user,
         via implicit's ``recalculate_user``); items are scored by inner product with the
@@ -60,11 +60,11 @@ class ALS(EmbeddingStrategy):
         self,
         name: str | None = None,
         factors: int = 64,
-        regularization: float = 0.05,
+        regularization: float = 1.0,
         iterations: int = 15,
         alpha: float = 2.0,
         seed: int = 42,
-        query: Literal["solve", "mean"] = "solve",
+        query: Literal["solve", "mean"] = "mean",
         **common: Any,
     ) -> None:
         super().__init__(name, **common)

@@ -81,7 +81,7 @@ class VectorIndex:
     @property
     def is_exact(self) -> bool:
         """True when the index is a flat (exact) index."""
-        return self.index_ is None or _inner(self.index_).__class__ is faiss.IndexFlatIP
+        return self.index_ is None or isinstance(_inner(self.index_), faiss.IndexFlat)
 
     def build(self, vectors: np.ndarray, valid: np.ndarray | None = None) -> VectorIndex:
         """Index the rows of ``vectors`` where ``valid`` is true.

@@ -66,6 +66,7 @@ class EmbeddingStrategy(Strategy):
         self.threads = threads
         self.cosine_ = True
         self.vectors_: np.ndarray | None = None
+        self.valid_: np.ndarray | None = None
         self.index_: VectorIndex | None = None
 
     def _common_params(self) -> dict[str, Any]:
@@ -112,14 +113,14 @@ class EmbeddingStrategy(Strategy):
             stored = l2_normalize(stored)
         valid &= np.abs(stored).sum(axis=1) > 0
         self.n_items_ = int(vectors.shape[0])
-        self.vectors_ = stored
+        self.vectors_, self.valid_ = stored, valid
         self.index_ = self._new_index().build(stored, valid)
 
     @property
     def has_vector(self) -> np.ndarray:
         """Boolean mask, shape (n_items,): items that are indexed (can be recommended)."""
         self.check_fitted()
-        return np.abs(self.vectors_).sum(axis=1) > 0
+        return self.valid_
 
     def query_vectors(self, histories: Histories) -> np.ndarray:
         """Recency-weighted mean of each row's recent item vectors, L2-normalised.
@@ -205,6 +206,8 @@ class EmbeddingStrategy(Strategy):
         ids, stored = self.index_.vectors()
         self.vectors_ = np.zeros((self.n_items_, self.index_.dim_), dtype=np.float32)
         self.vectors_[ids] = stored
+        self.valid_ = np.zeros(self.n_items_, dtype=bool)
+        self.valid_[ids] = True
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:

@@ -54,6 +54,7 @@ from numba import njit, prange
 
 from recfusion.data._types import INDEX_DTYPE, SCORE_DTYPE, Candidates, Histories, Interactions
 from recfusion.errors import InputError
+from recfusion.recall._itemcf_select import write_top
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,9 @@ logger = logging.getLogger(__name__)
 BLOCK_ENTRIES = 1 << 22
 #: Work chunks per thread in a parallel loop (smooths out uneven rows).
 CHUNKS_PER_THREAD = 4
+#: An accumulator row expecting more than n_items / DENSE_RATIO additions is scanned whole
+#: instead of tracking which entries it touched.
+DENSE_RATIO = 2.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -169,42 +173,6 @@ class NeighbourParams:
         return min(limits) if limits else None
 
 
-# ---------------------------------------------------------------- top-k selection
-
-
-@njit(cache=True)
-def _select_top(items, scores, count, out_items, out_scores):
-    """Write the best ``len(out_items)`` of the first ``count`` candidates, best first.
-
-    Order is score descending, then item ascending; ``items`` must be distinct. The first
-    ``count`` entries of ``items``/``scores`` are overwritten. Returns how many were written.
-    """
-    k = out_items.shape[0]
-    if count > k:
-        # Keep every candidate tied with the k-th best, so ties are settled by item below.
-        threshold = np.partition(scores[:count], count - k)[count - k]
-        kept = 0
-        for t in range(count):
-            if scores[t] >= threshold:
-                items[kept], scores[kept] = items[t], scores[t]
-                kept += 1
-        count = kept
-    order = np.argsort(-scores[:count])
-    ranked_items, ranked_scores = items[:count][order], scores[:count][order]
-    start = 0
-    while start < count:
-        end = start + 1
-        while end < count and ranked_scores[end] == ranked_scores[start]:
-            end += 1
-        if end - start > 1:
-            ranked_items[start:end].sort()
-        start = end
-    filled = min(k, count)
-    out_items[:filled] = ranked_items[:filled]
-    out_scores[:filled] = ranked_scores[:filled]
-    return filled
-
-
 # ---------------------------------------------------------------- neighbour table
 
 
@@ -239,9 +207,9 @@ def _group_rows(items, n_items):
 
 
 @njit(cache=True, inline="always")
-def _add(j, weight, acc, touched, flags, n_touched):
-    """acc[j] += weight, recording j the first time it is touched; returns the new count."""
-    if flags[j] == 0:
+def _add(j, weight, acc, touched, flags, n_touched, track):
+    """acc[j] += weight; with ``track``, record j the first time it is touched."""
+    if track and flags[j] == 0:
         flags[j] = 1
         touched[n_touched] = j
         n_touched += 1
@@ -250,7 +218,8 @@ def _add(j, weight, acc, touched, flags, n_touched):
 
 
 @njit(cache=True, inline="always")
-def _accumulate(row, lo, hi, items, times, damp, dir_pos, timing, acc, touched, flags, n_touched):
+def _accumulate(row, lo, hi, items, times, damp, dir_pos, timing, acc, touched, flags,
+                n_touched, track):
     """Add the weights of pairs (row, other) for other in lo..hi-1 of the same user.
 
     ``dir_pos[0, gap]`` is backward_weight * pos(gap), ``dir_pos[1, gap]`` the forward one;
@@ -261,18 +230,42 @@ def _accumulate(row, lo, hi, items, times, damp, dir_pos, timing, acc, touched, 
         weight = dir_pos[0, row - other]
         if time_decay > 0.0:
             weight *= math.exp(-time_decay * abs(times[row] - times[other]) / span)
-        n_touched = _add(items[other], weight * damp, acc, touched, flags, n_touched)
+        n_touched = _add(items[other], weight * damp, acc, touched, flags, n_touched, track)
     for other in range(row + 1, hi):
         weight = dir_pos[1, other - row]
         if time_decay > 0.0:
             weight *= math.exp(-time_decay * abs(times[other] - times[row]) / span)
-        n_touched = _add(items[other], weight * damp, acc, touched, flags, n_touched)
+        n_touched = _add(items[other], weight * damp, acc, touched, flags, n_touched, track)
     return n_touched
+
+
+@njit(cache=True, inline="always")
+def _gather(acc, touched, flags, n_touched, track, norm, item_users, found):
+    """Move acc[j] / sqrt(norm * item_users[j]) > 0 into (touched, found); clears acc.
+
+    With ``track`` only the touched entries are visited, otherwise the whole accumulator
+    (cheaper when most of it was touched). ``item_users`` None means a divisor of 1.
+    """
+    positive = 0
+    size = n_touched if track else acc.shape[0]
+    for t in range(size):
+        j = touched[t] if track else t
+        value = acc[j]
+        if value == 0.0 and not track:
+            continue
+        acc[j] = 0.0
+        flags[j] = 0
+        if item_users is not None:
+            value = value / math.sqrt(norm * float(item_users[j]))
+        if value > 0.0:
+            touched[positive], found[positive] = j, value
+            positive += 1
+    return positive
 
 
 @njit(parallel=True, cache=True, nogil=True)
 def _neighbour_block(order, first, occ_ptr, occ, row_user, user_ptr, user_damp, items, times,
-                     item_users, timing, dir_pos, window, k, n_chunks):
+                     item_users, timing, dir_pos, work, window, k, n_chunks):
     """Top-k neighbours of items ``order`` (output row = item - first), parallel over chunks."""
     n_items = item_users.shape[0]
     size = order.shape[0]
@@ -286,6 +279,7 @@ def _neighbour_block(order, first, occ_ptr, occ, row_user, user_ptr, user_damp, 
         found = np.empty(n_items, dtype=np.float64)
         for slot in range(chunk, size, n_chunks):
             item = order[slot]
+            track = work[item] * DENSE_RATIO < n_items
             n_touched = 0
             for entry in range(occ_ptr[item], occ_ptr[item + 1]):
                 row = occ[entry]
@@ -293,20 +287,11 @@ def _neighbour_block(order, first, occ_ptr, occ, row_user, user_ptr, user_damp, 
                 lo = max(user_ptr[user], row - window)
                 hi = min(user_ptr[user + 1], row + window + 1)
                 n_touched = _accumulate(row, lo, hi, items, times, user_damp[user], dir_pos,
-                                        timing, acc, touched, flags, n_touched)
-            positive = 0
-            norm = float(item_users[item])
-            for t in range(n_touched):
-                j = touched[t]
-                sim = acc[j] / math.sqrt(norm * float(item_users[j]))
-                acc[j] = 0.0
-                flags[j] = 0
-                if sim > 0.0:
-                    touched[positive] = j
-                    found[positive] = sim
-                    positive += 1
+                                        timing, acc, touched, flags, n_touched, track)
+            positive = _gather(acc, touched, flags, n_touched, track, float(item_users[item]),
+                               item_users, found)
             out = item - first
-            counts[out] = _select_top(touched, found, positive, out_items[out], out_sims[out])
+            counts[out] = write_top(touched, found, positive, out_items[out], out_sims[out])
     return out_items, out_sims, counts
 
 
@@ -376,7 +361,7 @@ def compute_neighbours(train: Interactions, params: NeighbourParams) -> Neighbou
     parts = []
     for first in range(0, train.n_items, step):
         order = first + np.argsort(-work[first:first + step], kind="stable")
-        result = _neighbour_block(order, first, *inputs.arrays(), window, k,
+        result = _neighbour_block(order, first, *inputs.arrays(), work, window, k,
                                   _n_chunks(order.shape[0]))
         parts.append(_compact(*result))
     indptr, neighbours, similarities = _concatenate(parts, train.n_items)
@@ -449,8 +434,17 @@ def _concatenate(parts: list[tuple], n_rows: int) -> tuple[np.ndarray, ...]:
 
 
 @njit(cache=True, inline="always")
+def _row_load(start, end, h_items, t_ptr, recent):
+    """Upper bound on the accumulator additions of one history row."""
+    load = 0
+    for pos in range(max(start, end - recent), end):
+        load += t_ptr[h_items[pos] + 1] - t_ptr[h_items[pos]]
+    return load
+
+
+@njit(cache=True, inline="always")
 def _score_row(start, end, h_items, t_ptr, t_items, t_sims, recent, decay, exclude_seen,
-               row, used, acc, touched, flags):
+               row, used, acc, touched, flags, track):
     """Accumulate the scores of history rows start..end-1 into acc; returns touched count.
 
     ``used[item] == row`` marks items already scored for this row. Seen items are
@@ -469,7 +463,7 @@ def _score_row(start, end, h_items, t_ptr, t_items, t_sims, recent, decay, exclu
         step += 1
         for entry in range(t_ptr[source], t_ptr[source + 1]):
             n_touched = _add(t_items[entry], weight * t_sims[entry], acc, touched, flags,
-                             n_touched)
+                             n_touched, track)
     if exclude_seen:
         for pos in range(start, end):
             acc[h_items[pos]] = 0.0
@@ -493,20 +487,13 @@ def _score_block(rows, h_ptr, h_items, t_ptr, t_items, t_sims, n, recent, decay,
         found = np.empty(n_items, dtype=np.float64)
         for slot in range(chunk, size, n_chunks):
             row = rows[slot]
-            n_touched = _score_row(h_ptr[row], h_ptr[row + 1], h_items, t_ptr, t_items, t_sims,
-                                   recent, decay, exclude_seen, row, used, acc, touched, flags)
-            positive = 0
-            for t in range(n_touched):
-                j = touched[t]
-                score = acc[j]
-                acc[j] = 0.0
-                flags[j] = 0
-                if score > 0.0:
-                    touched[positive] = j
-                    found[positive] = score
-                    positive += 1
-            counts[slot] = _select_top(touched, found, positive, out_items[slot],
-                                       out_scores[slot])
+            start, end = h_ptr[row], h_ptr[row + 1]
+            track = _row_load(start, end, h_items, t_ptr, recent) * DENSE_RATIO < n_items
+            n_touched = _score_row(start, end, h_items, t_ptr, t_items, t_sims, recent, decay,
+                                   exclude_seen, row, used, acc, touched, flags, track)
+            positive = _gather(acc, touched, flags, n_touched, track, 1.0, None, found)
+            counts[slot] = write_top(touched, found, positive, out_items[slot],
+                                     out_scores[slot])
     return out_items, out_scores, counts
 
 

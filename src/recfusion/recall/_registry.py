@@ -5,13 +5,20 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from recfusion.errors import ConfigError
+from recfusion.recall._als import ALS
 from recfusion.recall._base import Strategy
+from recfusion.recall._content import MetadataVectors, SuppliedVectors
+from recfusion.recall._item2vec import Item2Vec
 from recfusion.recall._itemcf import ItemCF
 from recfusion.recall._popularity import Popularity
 
 STRATEGIES: dict[str, type[Strategy]] = {
     Popularity.kind: Popularity,
     ItemCF.kind: ItemCF,
+    ALS.kind: ALS,
+    Item2Vec.kind: Item2Vec,
+    SuppliedVectors.kind: SuppliedVectors,
+    MetadataVectors.kind: MetadataVectors,
 }
 
 

@@ -1,13 +1,15 @@
 """The model bundle: a fitted :class:`Recommender` plus everything serving needs, on disk.
 
 Layout of a bundle directory (no pickle anywhere; every file is JSON, UTF-8 text, ``.npy``,
-``.npz`` or an index file written by a strategy's own ``save``)::
+``.npz``, Parquet or an index file written by a strategy's own ``save``)::
 
     manifest.json          format version, versions, config, fingerprint, file checksums
     config.toml            the run configuration (absent when built without one)
     ids/users.json         user ids by index, a JSON array of strings
     ids/items.json         item ids by index, a JSON array of strings
     history/*.npy          training histories in CSR layout (indptr, items, timestamps, weights)
+    side/*                 side information, when given: items.parquet, users.parquet,
+                           item_vectors.npy (learned fusion computes features from it)
     recommender/...        :meth:`Recommender.save` output (strategies, filler, fuser)
 
 The manifest lists the sha256 and size of every other file. It is an integrity check
@@ -21,7 +23,6 @@ import datetime as _dt
 import hashlib
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -29,23 +30,35 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 import scipy.sparse as sp
 
 import recfusion
 from recfusion._io import atomic_directory
 from recfusion.config import RunConfig
 from recfusion.data import Histories, Interactions, lookup_table
+from recfusion.data._types import INDEX_DTYPE
 from recfusion.errors import BundleError
 from recfusion.pipeline import Recommender
+from recfusion.recall import SideInfo
+from recfusion.serving._manifest import (
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST,
+    dumps,
+    file_entry,
+    fsync_directory,
+    fsync_tree,
+    list_files,
+    read_manifest,
+    verify_files,
+)
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "recfusion-bundle"
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
 _HISTORY_ARRAYS = ("indptr", "items", "timestamps", "weights")
-_CHUNK = 1 << 20
 _ATTEMPTS = 3
+_SIDE_FILES = ("items.parquet", "users.parquet", "item_vectors.npy")
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +77,12 @@ class Bundle:
         External ids by index, exactly as ingested.
     history : Histories
         Training history of every user; row ``u`` belongs to ``user_ids[u]``.
+    log : Interactions
+        The same training log as interactions (what learned fusion computes features from).
+    side : SideInfo or None
+        Side information the bundle was trained with.
+    user_lookup, item_lookup : dict of str to int
+        Index of each external id.
     """
 
     path: Path
@@ -72,6 +91,8 @@ class Bundle:
     user_ids: np.ndarray
     item_ids: np.ndarray
     history: Histories
+    log: Interactions
+    side: SideInfo | None
     user_lookup: dict[str, int] = field(repr=False)
     item_lookup: dict[str, int] = field(repr=False)
 
@@ -108,6 +129,7 @@ def save_bundle(
     *,
     config: RunConfig | None = None,
     fingerprint: str | None = None,
+    side: SideInfo | None = None,
 ) -> Path:
     """Write a bundle to ``target`` atomically (the previous bundle stays until the swap).
 
@@ -123,6 +145,9 @@ def save_bundle(
         Stored as ``config.toml`` and as a dict in the manifest.
     fingerprint : str, optional
         Dataset fingerprint recorded in the manifest.
+    side : SideInfo, optional
+        Side information the recommender was fitted with; stored so that fusers which
+        need it at prediction time (learned fusion) get it back on load.
 
     Returns
     -------
@@ -134,10 +159,11 @@ def save_bundle(
     check_replaceable(target)
     with atomic_directory(target) as staging:
         _write_contents(staging, recommender, interactions, config)
+        _write_side(staging / "side", side)
         manifest = _manifest(staging, interactions, recommender, config, fingerprint)
-        (staging / MANIFEST).write_text(_dumps(manifest), encoding="utf-8")
-        _fsync_tree(staging)
-    _fsync_directory(target.parent)
+        (staging / MANIFEST).write_text(dumps(manifest), encoding="utf-8")
+        fsync_tree(staging)
+    fsync_directory(target.parent)
     logger.info(
         "saved bundle %s to %s (%d files) in %.2f s",
         manifest["bundle_id"], target, len(manifest["files"]) + 1,
@@ -186,6 +212,33 @@ def _write_contents(
     recommender.save(staging / "recommender")
 
 
+def _write_side(directory: Path, side: SideInfo | None) -> None:
+    """Item and user tables as Parquet, supplied vectors as .npy; nothing when absent."""
+    if side is None:
+        return
+    directory.mkdir()
+    if side.items is not None:
+        side.items.write_parquet(directory / "items.parquet")
+    if side.users is not None:
+        side.users.write_parquet(directory / "users.parquet")
+    if side.item_vectors is not None:
+        vectors = np.asarray(side.item_vectors, dtype=np.float32)
+        np.save(directory / "item_vectors.npy", vectors, allow_pickle=False)
+
+
+def _read_side(path: Path) -> SideInfo | None:
+    """The side information written by :func:`_write_side`, or None."""
+    directory = path / "side"
+    if not directory.is_dir():
+        return None
+    items, users, vectors = (directory / name for name in _SIDE_FILES)
+    return SideInfo(
+        items=pl.read_parquet(items) if items.is_file() else None,
+        users=pl.read_parquet(users) if users.is_file() else None,
+        item_vectors=np.load(vectors, allow_pickle=False) if vectors.is_file() else None,
+    )
+
+
 def _write_ids(path: Path, ids: np.ndarray, kind: str) -> None:
     """A JSON array of the ids as strings (non-ASCII kept verbatim, UTF-8)."""
     values = [value if isinstance(value, str) else str(value) for value in ids.tolist()]
@@ -205,8 +258,8 @@ def _manifest(
     fingerprint: str | None,
 ) -> dict[str, Any]:
     """Manifest dict with checksums of every file written so far."""
-    files = {rel: _file_entry(staging / rel) for rel in _list_files(staging)}
-    digest = hashlib.sha256(_dumps(files).encode("utf-8")).hexdigest()
+    files = {rel: file_entry(staging / rel) for rel in list_files(staging)}
+    digest = hashlib.sha256(dumps(files).encode("utf-8")).hexdigest()
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -221,50 +274,6 @@ def _manifest(
         "strategies": {name: s.kind for name, s in recommender.strategies.items()},
         "files": files,
     }
-
-
-def _list_files(root: Path) -> list[str]:
-    """Relative POSIX paths of every regular file under ``root`` except the manifest."""
-    found = []
-    for dirpath, _dirnames, filenames in os.walk(root):
-        for name in filenames:
-            rel = (Path(dirpath) / name).relative_to(root).as_posix()
-            if rel != MANIFEST:
-                found.append(rel)
-    return sorted(found)
-
-
-def _file_entry(path: Path) -> dict[str, Any]:
-    return {"sha256": _sha256(path), "bytes": path.stat().st_size}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
-
-
-def _fsync_tree(root: Path) -> None:
-    """Flush every file and directory under ``root`` to disk before the rename."""
-    for dirpath, _dirnames, filenames in os.walk(root):
-        for name in filenames:
-            with open(Path(dirpath) / name, "rb") as handle:
-                os.fsync(handle.fileno())
-        _fsync_directory(Path(dirpath))
-
-
-def _fsync_directory(path: Path) -> None:
-    handle = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
 
 
 def load_bundle(path: Path) -> Bundle:
@@ -319,8 +328,14 @@ def _load_verified(path: Path, manifest: dict[str, Any]) -> Bundle:
     user_ids = _read_ids(path, "ids/users.json", manifest["counts"]["users"])
     item_ids = _read_ids(path, "ids/items.json", manifest["counts"]["items"])
     history = _read_history(path, len(user_ids))
+    log = Interactions(
+        user_ids=user_ids, item_ids=item_ids,
+        users=np.repeat(np.arange(len(user_ids), dtype=INDEX_DTYPE), history.lengths()),
+        items=history.items, timestamps=history.timestamps, weights=history.weights,
+    )
+    side = _read_side(path)
     try:
-        recommender = Recommender.load(path / "recommender")
+        recommender = Recommender.load(path / "recommender", log, side)
     except BundleError:
         raise
     except Exception as exc:
@@ -330,93 +345,9 @@ def _load_verified(path: Path, manifest: dict[str, Any]) -> Bundle:
         ) from exc
     return Bundle(
         path=path, manifest=manifest, recommender=recommender,
-        user_ids=user_ids, item_ids=item_ids, history=history,
+        user_ids=user_ids, item_ids=item_ids, history=history, log=log, side=side,
         user_lookup=lookup_table(user_ids), item_lookup=lookup_table(item_ids),
     )
-
-
-def read_manifest(path: Path) -> dict[str, Any]:
-    """Parse and check ``manifest.json`` of the bundle at ``path``."""
-    if not path.is_dir():
-        aside = path.with_name(f".{path.name}.old")
-        hint = (
-            f" (hint: a save was interrupted; the previous bundle is at {aside})"
-            if aside.is_dir() else " (hint: create one with `recfusion train --out ...`)"
-        )
-        raise BundleError(f"model bundle: directory {path} does not exist{hint}")
-    manifest_path = path / MANIFEST
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BundleError(
-            f"model bundle {path}: file {MANIFEST} is missing; expected a directory written "
-            "by `recfusion train`"
-        ) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(
-            f"model bundle {path}: file {MANIFEST} is not valid UTF-8 JSON ({exc}); "
-            "the bundle is truncated or was modified"
-        ) from None
-    _check_format(path, manifest)
-    return manifest
-
-
-def _check_format(path: Path, manifest: Any) -> None:
-    """Refuse manifests of another format or version."""
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BundleError(
-            f"model bundle {path}: file {MANIFEST} does not describe a {FORMAT!r}; "
-            f"received format {manifest.get('format') if isinstance(manifest, dict) else None!r}"
-        )
-    version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        raise BundleError(
-            f"model bundle {path}: file {MANIFEST} has format_version {version!r}; this "
-            f"recfusion ({recfusion.__version__}) reads version {FORMAT_VERSION} "
-            "(hint: retrain with `recfusion train`)"
-        )
-    for key in ("files", "counts", "bundle_id"):
-        if key not in manifest:
-            raise BundleError(f"model bundle {path}: file {MANIFEST} lacks the key {key!r}")
-    if manifest.get("recfusion_version") != recfusion.__version__:
-        logger.warning(
-            "bundle %s was written by recfusion %s; this is %s",
-            path, manifest.get("recfusion_version"), recfusion.__version__,
-        )
-
-
-def verify_files(path: Path, manifest: dict[str, Any]) -> None:
-    """Check size and sha256 of every listed file and refuse unlisted ones."""
-    listed: dict[str, Any] = manifest["files"]
-    for rel, entry in sorted(listed.items()):
-        _verify_one(path, rel, entry)
-    extra = sorted(set(_list_files(path)) - set(listed))
-    if extra:
-        raise BundleError(
-            f"model bundle {path}: file {extra[0]} is not listed in {MANIFEST}; "
-            "expected only the files written by `recfusion train` (the bundle was modified)"
-        )
-
-
-def _verify_one(path: Path, rel: str, entry: dict[str, Any]) -> None:
-    """Raise BundleError naming ``rel`` when it is missing, resized or modified."""
-    file = path / rel
-    if Path(rel).is_absolute() or ".." in Path(rel).parts:
-        raise BundleError(f"model bundle {path}: {MANIFEST} lists an unsafe path {rel!r}")
-    if not file.is_file():
-        raise BundleError(f"model bundle {path}: file {rel} listed in {MANIFEST} is missing")
-    size = file.stat().st_size
-    if size != entry["bytes"]:
-        raise BundleError(
-            f"model bundle {path}: file {rel} is truncated or was modified: expected "
-            f"{entry['bytes']} bytes, found {size}"
-        )
-    digest = _sha256(file)
-    if digest != entry["sha256"]:
-        raise BundleError(
-            f"model bundle {path}: file {rel} was modified: expected sha256 "
-            f"{entry['sha256'][:16]}..., found {digest[:16]}... (hint: retrain the bundle)"
-        )
 
 
 def _read_ids(path: Path, rel: str, expected: int) -> np.ndarray:

@@ -53,7 +53,8 @@ def train_bundle(config: RunConfig, out: Path, *, force: bool = False) -> Path:
     recommender = pipeline.fit_recommender(config, log, dataset.side)
     logger.info("train: fitted in %.2f s", time.perf_counter() - started)
     return save_bundle(
-        out, recommender, log, config=config, fingerprint=getattr(dataset, "fingerprint", None)
+        out, recommender, log, config=config, side=dataset.side,
+        fingerprint=getattr(dataset, "fingerprint", None),
     )
 
 

@@ -22,7 +22,7 @@ import logging
 import time
 from typing import Protocol
 
-import numpy as np
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegralType
@@ -73,8 +73,12 @@ def neighbour_frame(log: DataFrame, params: NeighbourSettings) -> DataFrame:
         Columns ``item_id``, ``neighbour_id`` (same type as the log's ``item_id``),
         ``similarity`` double > 0 and ``rank`` int (1 = best; ties by lower neighbour).
     """
+    return _ranked(_deduplicated(log), log, params)
+
+
+def _ranked(rows: DataFrame, log: DataFrame, params: NeighbourSettings) -> DataFrame:
+    """The neighbour frame from deduplicated, numbered rows."""
     window, keep = _check_params(params)
-    rows = _deduplicated(log)
     pairs = _pair_weights(rows, log, params, window)
     sums = pairs.groupBy(ITEM_ID, NEIGHBOUR_ID).agg(F.sum("_w").alias("_c"))
     counts = rows.groupBy(ITEM_ID).agg(F.count(F.lit(1)).cast("double").alias("_n"))
@@ -111,7 +115,14 @@ def spark_neighbours(log: DataFrame, n_items: int, params: NeighbourSettings) ->
             "interactions_to_spark, or use neighbour_frame for string ids"
         )
     started = time.perf_counter()
-    table = neighbour_frame(log, params).select(ITEM_ID, NEIGHBOUR_ID, SIMILARITY).toArrow()
+    _check_params(params)
+    # Persisted: the pair join reads the numbered rows twice and the user counts once more.
+    rows = _deduplicated(log).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        frame = _ranked(rows, log, params).select(ITEM_ID, NEIGHBOUR_ID, SIMILARITY)
+        table = frame.toArrow()
+    finally:
+        rows.unpersist()
     items = table.column(ITEM_ID).to_numpy()
     if items.size and (items.min() < 0 or items.max() >= n_items):
         raise InputError(

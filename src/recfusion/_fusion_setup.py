@@ -1,0 +1,165 @@
+"""Fusion chosen on the validation split: tuned weights, learned ranking, MMR settings.
+
+The validation split is carved from training exactly as the test split is carved from the
+whole log, so nothing here ever sees a test interaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from recfusion.config import RunConfig
+from recfusion.data import Candidates, Histories, Interactions, split_interactions
+from recfusion.fusion import (
+    ItemSimilarity,
+    LearnedFusion,
+    ParetoResult,
+    TuningResult,
+    catalogue_coverage,
+    category_matrix,
+    tune_pareto,
+    tune_weights,
+)
+from recfusion.fusion._fuser import LearnedFuser, ScoreFuser
+from recfusion.pipeline import evaluated_users, fit_strategies, truth_csr
+from recfusion.recall import SideInfo
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class FusionSetup:
+    """Everything fusion learned on validation, ready to build test-time fusers."""
+
+    config: RunConfig
+    tuning: TuningResult | None = None
+    pareto: ParetoResult | None = None
+    learned: LearnedFusion | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def budgets(self, names: list[str]) -> dict[str, int]:
+        fusion = self.config.fusion
+        return {name: fusion.budgets.get(name, fusion.candidates) for name in names}
+
+    def fusers(self, names: list[str], feature_log: Interactions, side: SideInfo) -> dict:
+        """Test-time fusers by report name: fixed weights, RRF, tuned and learned."""
+        fusion = self.config.fusion
+        fusers: dict[str, object] = {
+            "weighted": ScoreFuser("weighted", fusion.normalization, dict(fusion.weights)),
+            "rrf": ScoreFuser("rrf", weights=dict(fusion.weights), k_rrf=fusion.k_rrf),
+        }
+        if self.tuning is not None:
+            fusers["tuned"] = ScoreFuser(
+                "weighted", fusion.normalization, self.tuning.weights, self.tuning.budgets
+            )
+        if self.learned is not None:
+            fusers["learned"] = LearnedFuser(self.learned, feature_log, side)
+        return fusers
+
+    def chosen(self) -> str:
+        """Report name of the fuser used for the submission and the served model."""
+        method = self.config.fusion.method
+        if method == "weighted" and self.tuning is not None:
+            return "tuned"
+        return method
+
+    def weights_table(self) -> dict[str, dict[str, float]]:
+        table = {"weighted": {n: float(w) for n, w in self.config.fusion.weights.items()}}
+        if self.tuning is not None:
+            table["tuned"] = dict(self.tuning.weights)
+        return table
+
+
+def tune_on_validation(config: RunConfig, train: Interactions, side: SideInfo) -> FusionSetup:
+    """Fit every channel on validation-train, then tune weights and train learned fusion."""
+    setup = FusionSetup(config=config)
+    fusion = config.fusion
+    if fusion.tune_trials == 0 and fusion.method != "learned" and not fusion.compare_methods:
+        return setup
+    started = time.perf_counter()
+    split = split_interactions(train, config.split, validation=True)
+    users = evaluated_users(split.train, split.test)
+    strategies, _ = fit_strategies(config, split.train, side)
+    histories = split.train.histories(users)
+    channels = {
+        name: strategy.recommend(histories, setup.budgets(list(strategies))[name])
+        for name, strategy in strategies.items()
+    }
+    indptr, items = truth_csr(split.test, users)
+    setup.seconds["validation_fit"] = time.perf_counter() - started
+    if fusion.tune_trials > 0:
+        _tune(setup, channels, indptr, items, train.n_items)
+    if fusion.method == "learned" or fusion.compare_methods:
+        _learn(setup, channels, histories, split.train, indptr, items, side)
+    return setup
+
+
+def _tune(
+    setup: FusionSetup,
+    channels: dict[str, Candidates],
+    indptr: np.ndarray,
+    items: np.ndarray,
+    n_items: int,
+) -> None:
+    fusion, seed = setup.config.fusion, setup.config.seed
+    started = time.perf_counter()
+    setup.tuning = tune_weights(
+        channels, indptr, items, k=fusion.tune_k, metric=fusion.tune_metric,
+        n_trials=fusion.tune_trials, seed=seed, normalization=fusion.normalization,
+        tune_budgets=fusion.tune_budgets,
+    )
+    setup.seconds["tune"] = time.perf_counter() - started
+    logger.info("tuned weights: %s", {n: round(w, 3) for n, w in setup.tuning.weights.items()})
+    if fusion.pareto_trials > 0:
+        started = time.perf_counter()
+        setup.pareto = tune_pareto(
+            channels, indptr, items, catalogue_coverage(n_items), k=fusion.tune_k,
+            metric=fusion.tune_metric, n_trials=fusion.pareto_trials, seed=seed,
+            normalization=fusion.normalization, tune_budgets=fusion.tune_budgets,
+        )
+        setup.seconds["pareto"] = time.perf_counter() - started
+
+
+def _learn(
+    setup: FusionSetup,
+    channels: dict[str, Candidates],
+    histories: Histories,
+    feature_log: Interactions,
+    indptr: np.ndarray,
+    items: np.ndarray,
+    side: SideInfo,
+) -> None:
+    fusion = setup.config.fusion
+    started = time.perf_counter()
+    tuned = setup.tuning
+    model = LearnedFusion(
+        n_estimators=fusion.ltr_trees,
+        learning_rate=fusion.ltr_learning_rate,
+        num_leaves=fusion.ltr_leaves,
+        base_weights=tuned.weights if tuned is not None else None,
+        base_budgets=tuned.budgets if tuned is not None else None,
+        base_normalization=fusion.normalization,
+        seed=setup.config.seed,
+    )
+    setup.learned = model.fit(channels, histories, feature_log, indptr, items, side)
+    setup.seconds["learn"] = time.perf_counter() - started
+
+
+def item_similarity(config: RunConfig, side: SideInfo, n_items: int) -> ItemSimilarity | None:
+    """Item similarity for MMR and diversity: categories, or supplied vectors."""
+    if config.fusion.mmr_similarity == "vectors" and side.item_vectors is not None:
+        return ItemSimilarity(vectors=side.item_vectors)
+    categories = category_matrix(side, n_items)
+    return None if categories is None else ItemSimilarity(categories=categories[0])
+
+
+def pareto_front(setup: FusionSetup) -> pl.DataFrame | None:
+    return None if setup.pareto is None else setup.pareto.front
+
+
+__all__ = ["FusionSetup", "item_similarity", "pareto_front", "tune_on_validation"]
