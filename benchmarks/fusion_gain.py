@@ -14,9 +14,12 @@ Protocol (leave-last-out, no test information used before the final evaluation):
 5. NDCG@10 per test user; the gain of each fusion over the best single strategy (the best
    on the TEST set, the hardest bar) gets a 95% paired bootstrap interval over users.
 
+``--cold-start`` adds a separate check: 20% of users are held out entirely and served from
+an empty history by global popularity or by popularity within their user segment.
+
 Run from the repository root::
 
-    .venv/bin/python benchmarks/fusion_gain.py --dataset ml-100k
+    .venv/bin/python benchmarks/fusion_gain.py --dataset ml-100k --cold-start
     .venv/bin/python benchmarks/fusion_gain.py --dataset ml-latest-small
     .venv/bin/python benchmarks/fusion_gain.py --dataset beauty --ltr-users 4000
 """
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,12 +37,14 @@ import polars as pl
 
 from recfusion.config import ColumnsConfig, DataConfig, SplitConfig
 from recfusion.data import Candidates, Histories, Interactions, load_dataset
-from recfusion.data import load_movielens_100k, split_interactions
+from recfusion.data import Split, load_movielens_100k, split_interactions
 from recfusion.errors import RecfusionError
 from recfusion.evaluation import accuracy_per_user
 from recfusion.evaluation._bootstrap import bootstrap_means, paired_test
 from recfusion.fusion import (
     LearnedFusion,
+    SegmentPopularity,
+    TuningResult,
     channel_diagnostics,
     finalize,
     rrf_fusion,
@@ -128,7 +134,29 @@ def gain_table(per_user: dict[str, np.ndarray], singles: list[str], n_boot: int,
     return pl.DataFrame(rows), best
 
 
-def main() -> None:
+def cold_start(log: Interactions, side: SideInfo, n_boot: int, seed: int) -> None:
+    """Global vs segment popularity for users held out entirely (20% of users, seeded)."""
+    if side.users is None:
+        print("\ncold start: no user attributes in this dataset; skipped")
+        return
+    rng = np.random.default_rng(seed)
+    cold = np.sort(rng.choice(log.n_users, log.n_users // 5, replace=False)).astype(np.int32)
+    held = np.isin(log.users, cold)
+    train, test = log.select(~held), log.select(held)
+    truth = truth_csr(test, cold)
+    empty = Histories.from_lists([[] for _ in cold])
+    segments = SegmentPopularity().fit(train, side)
+    per_user = {}
+    for name, filler in (("popularity", Popularity().fit(train)),
+                         ("segment_popularity", segments.filler_for(cold))):
+        recommended, _ = finalize(Candidates.empty(cold.shape[0]), empty, filler, K).to_dense(K)
+        per_user[name] = accuracy_per_user(recommended, *truth, K)["ndcg"]
+    table, _ = gain_table(per_user, ["popularity"], n_boot, seed)
+    print(f"\ncold start: {cold.shape[0]} held-out users, segments {segments.fitted_columns_}")
+    print(table)
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=["ml-100k", "ml-latest-small", "beauty"],
                         default="ml-100k")
@@ -139,10 +167,83 @@ def main() -> None:
                         help="Train the ranker on at most this many validation users (0 = all).")
     parser.add_argument("--strategies", nargs="*", help="Subset of STRATEGIES (default: all).")
     parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    clock = time.perf_counter()
+    parser.add_argument("--cold-start", action="store_true",
+                        help="Also compare global and segment popularity for cold users.")
+    return parser.parse_args()
 
+
+@dataclass
+class Chosen:
+    """Everything chosen on the validation split."""
+
+    names: list[str]
+    tuned: TuningResult
+    tuned_rrf: TuningResult
+    ltr: LearnedFusion
+    seconds: dict[str, float]
+
+
+def validate(inner: Split, side: SideInfo, names: list[str], args) -> Chosen:
+    """Channels on validation-train; tune weights (weighted and RRF) and train the ranker."""
+    users = evaluated_users(inner.train, inner.test)
+    truth = truth_csr(inner.test, users)
+    channels, _ = recall_all(inner.train, side, inner.train.histories(users), args.candidates,
+                             names)
+    started = time.perf_counter()
+    tuned = tune_weights(channels, *truth, k=K, n_trials=args.trials, seed=args.seed)
+    seconds = {"tune": time.perf_counter() - started}
+    tuned_rrf = tune_weights(channels, *truth, k=K, n_trials=args.trials, seed=args.seed,
+                             method="rrf", tune_k_rrf=True)
+    rows = np.arange(users.shape[0])
+    if args.ltr_users and args.ltr_users < rows.shape[0]:
+        rows = np.sort(np.random.default_rng(args.seed).choice(rows, args.ltr_users, False))
+    started = time.perf_counter()
+    ltr = LearnedFusion(base_weights=tuned.weights, base_budgets=tuned.budgets, seed=args.seed)
+    ltr.fit({n: c.take(rows) for n, c in channels.items()},
+            inner.train.histories(users[rows]), inner.train,
+            *truth_csr(inner.test, users[rows]), side)
+    seconds["learn"] = time.perf_counter() - started
+    return Chosen(sorted(channels), tuned, tuned_rrf, ltr, seconds)
+
+
+def test_lists(outer: Split, side: SideInfo, chosen: Chosen, args):
+    """Refit on train; every single channel and fusion for the test users, and the truth."""
+    users = evaluated_users(outer.train, outer.test)
+    histories = outer.train.histories(users)
+    channels, seconds = recall_all(outer.train, side, histories, args.candidates, chosen.names)
+    tuned, tuned_rrf = chosen.tuned, chosen.tuned_rrf
+    fused = {
+        "fusion_equal": weighted_fusion(channels),
+        "fusion_rrf": rrf_fusion(channels),
+        "fusion_tuned": weighted_fusion(channels, tuned.weights, budgets=tuned.budgets),
+        "fusion_rrf_tuned": rrf_fusion(channels, tuned_rrf.weights, tuned_rrf.k_rrf,
+                                       budgets=tuned_rrf.budgets),
+        "fusion_learned": chosen.ltr.predict(channels, histories, outer.train, side),
+    }
+    filler = Popularity(name="filler").fit(outer.train)
+    truth = truth_csr(outer.test, users)
+    per_user = {n: ndcg(c, histories, filler, truth) for n, c in {**channels, **fused}.items()}
+    return channels, fused, per_user, truth, seconds
+
+
+def show_choices(chosen: Chosen, trials: int) -> None:
+    tuned, tuned_rrf = chosen.tuned, chosen.tuned_rrf
+    print(f"\ntuned weights {tuned.weights} budgets {tuned.budgets}")
+    print(f"validation NDCG@10: equal {tuned.baseline:.4f} -> tuned {tuned.value:.4f} "
+          f"({trials} trials, {chosen.seconds['tune']:.2f} s)")
+    print(f"tuned RRF: weights {tuned_rrf.weights} k_rrf {tuned_rrf.k_rrf:.1f} "
+          f"valid {tuned_rrf.baseline:.4f} -> {tuned_rrf.value:.4f}")
+    print(f"learned fusion trained in {chosen.seconds['learn']:.2f} s; importances:")
+    print(chosen.ltr.feature_importances().head(8))
+
+
+def main() -> None:
+    args = parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    pl.Config.set_tbl_rows(40)
+    pl.Config.set_tbl_cols(12)
+    pl.Config.set_float_precision(4)
+    clock = time.perf_counter()
     log, side = load(args.dataset)
     outer = split_interactions(log, SplitConfig())
     inner = split_interactions(outer.train, SplitConfig(), validation=True)
@@ -150,64 +251,19 @@ def main() -> None:
     print(f"{args.dataset}: {log.n_users} users, {log.n_items} items, "
           f"{log.n_interactions} interactions; strategies {names}")
 
-    valid_users = evaluated_users(inner.train, inner.test)
-    valid_hist = inner.train.histories(valid_users)
-    valid_truth = truth_csr(inner.test, valid_users)
-    valid_channels, _ = recall_all(inner.train, side, valid_hist, args.candidates, names)
-    names = sorted(valid_channels)
-
-    started = time.perf_counter()
-    tuned = tune_weights(valid_channels, *valid_truth, k=K, n_trials=args.trials, seed=args.seed)
-    tune_seconds = time.perf_counter() - started
-    tuned_rrf = tune_weights(valid_channels, *valid_truth, k=K, n_trials=args.trials,
-                             seed=args.seed, method="rrf", tune_k_rrf=True)
-    started = time.perf_counter()
-    rows = np.arange(valid_users.shape[0])
-    if args.ltr_users and args.ltr_users < rows.shape[0]:
-        rows = np.sort(np.random.default_rng(args.seed).choice(rows, args.ltr_users, False))
-    ltr = LearnedFusion(base_weights=tuned.weights, base_budgets=tuned.budgets, seed=args.seed)
-    ltr.fit(
-        {n: c.take(rows) for n, c in valid_channels.items()},
-        inner.train.histories(valid_users[rows]), inner.train,
-        *truth_csr(inner.test, valid_users[rows]), side,
-    )
-    ltr_seconds = time.perf_counter() - started
-
-    test_users = evaluated_users(outer.train, outer.test)
-    test_hist = outer.train.histories(test_users)
-    truth = truth_csr(outer.test, test_users)
-    test_channels, fit_seconds = recall_all(outer.train, side, test_hist, args.candidates, names)
-    filler = Popularity(name="filler").fit(outer.train)
-
-    fused = {
-        "fusion_equal": weighted_fusion(test_channels),
-        "fusion_rrf": rrf_fusion(test_channels),
-        "fusion_tuned": weighted_fusion(test_channels, tuned.weights, budgets=tuned.budgets),
-        "fusion_rrf_tuned": rrf_fusion(test_channels, tuned_rrf.weights, tuned_rrf.k_rrf,
-                                       budgets=tuned_rrf.budgets),
-        "fusion_learned": ltr.predict(test_channels, test_hist, outer.train, side),
-    }
-    per_user = {n: ndcg(c, test_hist, filler, truth) for n, c in test_channels.items()}
-    per_user.update({n: ndcg(c, test_hist, filler, truth) for n, c in fused.items()})
-    table, best = gain_table(per_user, names, args.bootstrap, args.seed)
-
-    pl.Config.set_tbl_rows(40)
-    pl.Config.set_tbl_cols(12)
-    pl.Config.set_float_precision(4)
-    print(f"\n{test_users.shape[0]} test users; best single strategy on test: {best}")
+    chosen = validate(inner, side, names, args)
+    channels, fused, per_user, truth, seconds = test_lists(outer, side, chosen, args)
+    table, best = gain_table(per_user, chosen.names, args.bootstrap, args.seed)
+    print(f"\n{truth[0].shape[0] - 1} test users; best single strategy on test: {best}")
     print(table)
-    print(f"\ntuned weights {tuned.weights} budgets {tuned.budgets}")
-    print(f"validation NDCG@10: equal {tuned.baseline:.4f} -> tuned {tuned.value:.4f} "
-          f"({args.trials} trials, {tune_seconds:.2f} s)")
-    print(f"tuned RRF: weights {tuned_rrf.weights} k_rrf {tuned_rrf.k_rrf:.1f} "
-          f"valid {tuned_rrf.baseline:.4f} -> {tuned_rrf.value:.4f}")
-    print(f"learned fusion trained in {ltr_seconds:.2f} s; importances:")
-    print(ltr.feature_importances().head(8))
-    diagnostics, overlap = channel_diagnostics(test_channels, fused["fusion_tuned"], *truth, K)
+    show_choices(chosen, args.trials)
+    diagnostics, overlap = channel_diagnostics(channels, fused["fusion_tuned"], *truth, K)
     print("\nchannel diagnostics (fused = tuned weighted):")
     print(diagnostics)
     print(overlap)
-    print(f"\nfit+recall seconds (train): {fit_seconds}; total {time.perf_counter() - clock:.1f} s")
+    if args.cold_start:
+        cold_start(log, side, args.bootstrap, args.seed)
+    print(f"\nfit+recall seconds (train): {seconds}; total {time.perf_counter() - clock:.1f} s")
 
 
 if __name__ == "__main__":

@@ -58,6 +58,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-seconds", type=float, default=120.0, help="Cap per phase.")
     parser.add_argument("--samples", type=int, default=3000, help="In-process timings.")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--kernel-threads", type=int, default=1,
+                        help="Threads per call in numba/OpenMP/BLAS kernels (both processes).")
     return parser.parse_args()
 
 
@@ -109,7 +111,8 @@ def running_server(model: Path, events: Path, test_fuser: bool) -> Iterator[str]
         port = sock.getsockname()[1]
     entry = [str(SUPPORT)] if test_fuser else ["-c", "from recfusion.cli import main; main()"]
     command = [sys.executable, *entry, "serve", "--model", str(model), "--events",
-               str(events), "--host", "127.0.0.1", "--port", str(port), "-q"]
+               str(events), "--host", "127.0.0.1", "--port", str(port), "-q",
+               "--kernel-threads", os.environ["OMP_NUM_THREADS"]]
     env = {key: value for key, value in os.environ.items() if key != "RECFUSION_API_KEY"}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -150,7 +153,11 @@ def load_phase(base: str, paths: list[str], clients: int, max_seconds: float) ->
                 if time.monotonic() > deadline:
                     return
                 started = time.perf_counter()
-                response = http.get(path)
+                try:
+                    response = http.get(path)
+                except httpx.HTTPError:
+                    failures[slot] += 1
+                    continue
                 latencies[slot].append((time.perf_counter() - started) * 1e3)
                 failures[slot] += response.status_code != 200
 
@@ -161,7 +168,9 @@ def load_phase(base: str, paths: list[str], clients: int, max_seconds: float) ->
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
-    values = np.concatenate([np.asarray(v) for v in latencies])
+    values = np.concatenate([np.asarray(v, dtype=np.float64) for v in latencies])
+    if values.shape[0] == 0:
+        raise SystemExit(f"no request to {paths[0]} succeeded ({sum(failures)} failures)")
     return {
         "requests": int(values.shape[0]), "failures": int(sum(failures)),
         "rps": values.shape[0] / wall, "p50": float(np.percentile(values, 50)),
@@ -218,6 +227,11 @@ def built_with_test_fuser(model: Path) -> bool:
 
 def main() -> None:
     args = parse_args()
+    # As `recfusion serve --kernel-threads 1` does, before numba and FAISS are imported, so
+    # the in-process figures match the server's setup.
+    for name in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                 "MKL_NUM_THREADS"):
+        os.environ[name] = str(args.kernel_threads)
     test_fuser = args.build in ("interim", "popularity") or (
         args.model is not None and built_with_test_fuser(args.model)
     )

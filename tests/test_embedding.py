@@ -141,20 +141,21 @@ def test_new_item_with_metadata_only_is_retrievable():
 def test_item_only_in_the_vector_file_is_recommended(tmp_path):
     from recfusion.data import read_item_vectors
 
-    # The log knows a, b, c; the file adds "new", a cold-start item pointing the same way
-    # as a (cos 1), so a history [a] gets "new" first (b has cos 0.7071, c has cos 0).
+    # The catalogue is a, b, c (only a and b logged); the file adds "new", pointing the
+    # same way as a (cos 1), so a history [a] gets "new" first, then b (cos 0.7071) and
+    # c (cos 0); c and "new" have no interactions, so both count as cold-start.
     path = tmp_path / "vectors.csv"
     path.write_text("id,x,y\na,1,0\nb,1,1\nc,0,1\nnew,2,0\n", encoding="utf-8")
     logged = np.array(["a", "b", "c"], dtype=object)
     new_ids, matrix = read_item_vectors(path, {item: i for i, item in enumerate(logged)})
     log = Interactions.from_arrays(
-        np.array(["u"], dtype=object), np.concatenate([logged, new_ids]), [0, 0], [1, 2]
+        np.array(["u"], dtype=object), np.concatenate([logged, new_ids]), [0, 0], [0, 1]
     )
     strategy = SuppliedVectors().fit(log, SideInfo(item_vectors=matrix))
-    items, scores = strategy.recommend(Histories.from_lists([[0]]), 3).row(0)
-    assert items.tolist() == [3, 1, 2]
-    assert np.allclose(scores, [1.0, SQRT_HALF, 0.0], atol=1e-5)
-    assert count_cold_start(strategy.recommend(log.histories(), 2), cold_start_items(log)).items == 1
+    cands = strategy.recommend(Histories.from_lists([[0]]), 3)
+    assert cands.row(0)[0].tolist() == [3, 1, 2]
+    assert np.allclose(cands.row(0)[1], [1.0, SQRT_HALF, 0.0], atol=1e-5)
+    assert count_cold_start(cands, cold_start_items(log)) == (2, 2, 1)
 
 
 def test_metadata_year_comes_from_the_title_and_empty_genres_are_ignored():

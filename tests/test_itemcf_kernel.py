@@ -207,3 +207,22 @@ def test_empty_log_gives_empty_table():
     log = random_log(0).select(np.zeros(random_log(0).n_interactions, dtype=bool))
     table = compute_neighbours(log, OPTIONS["everything"])
     assert table.indptr.tolist() == [0] * (log.n_items + 1)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_top_k_selection_matches_lexsort(seed):
+    # Guards the compiled selection (sampled bar, quickselect, sort) against a plain sort:
+    # heavy ties and counts well above k exercise the bar and the tie rule (lower item first).
+    from recfusion.recall._itemcf_compiled import _write_top
+
+    rng = np.random.default_rng(seed)
+    for count, k in [(1, 1), (5, 10), (50, 3), (700, 20), (5000, 200), (20000, 7)]:
+        items = rng.permutation(count * 3)[:count].astype(np.int64)
+        scores = rng.integers(1, 40, size=count) / 7.0
+        order = np.lexsort((items, -scores))[:k]
+        out_items = np.empty(k, dtype=np.int32)
+        out_scores = np.empty(k)
+        filled = _write_top(items.copy(), scores.copy(), count, out_items, out_scores)
+        assert filled == min(k, count)
+        assert out_items[:filled].tolist() == items[order].tolist()
+        assert np.array_equal(out_scores[:filled], scores[order])

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from recfusion.data import Candidates, Histories, Interactions
+from recfusion.data import Candidates, Interactions
 from recfusion.errors import InputError, NotFittedError
 from recfusion.fusion import LearnedFusion
 from recfusion.recall import SideInfo

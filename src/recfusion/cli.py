@@ -189,10 +189,25 @@ def serve(
         Optional[Path], typer.Option(help="SQLite event database [default: beside --model].")
     ] = None,
     max_body_bytes: Annotated[int, typer.Option(min=1, help="Request body limit.")] = 1 << 20,
+    kernel_threads: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Threads per request in numba/OpenMP/BLAS kernels (sets OMP_NUM_THREADS, "
+            "NUMBA_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS); requests already "
+            "run in parallel on a thread pool.",
+        ),
+    ] = 1,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Serve the HTTP API (API key from RECFUSION_API_KEY; SIGHUP reloads the bundle)."""
+    import os
+
+    # Must precede the first import of numba and FAISS, which read these once.
+    for name in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                 "MKL_NUM_THREADS"):
+        os.environ[name] = str(kernel_threads)
     from recfusion.serving import ServingSettings
     from recfusion.serving import serve as run_server
 

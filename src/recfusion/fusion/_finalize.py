@@ -39,8 +39,9 @@ def finalize(
         Merged lists, best first, one row per row of ``histories``.
     histories : Histories
         The query rows (used to remove seen items and by the filler).
-    filler : Popularity or any object with ``n_items_`` and ``recommend(histories, n,
-        exclude_seen=...)``, for example :meth:`SegmentPopularity.filler_for`.
+    filler : Filler
+        A fitted ``Popularity``, or any object with ``n_items_`` and ``recommend(histories,
+        n, exclude_seen=...)`` such as :meth:`SegmentPopularity.filler_for`.
     k : int
         List length (> 0).
     exclude_seen : bool

@@ -17,7 +17,7 @@ from recfusion.columns import K
 from recfusion.data._types import INDEX_DTYPE, Candidates
 from recfusion.errors import InputError
 from recfusion.evaluation import accuracy_per_user, intra_list_diversity
-from recfusion.fusion._common import candidates_from_sorted, row_ids, take_truth
+from recfusion.fusion._common import candidates_from_sorted, positions, row_ids, take_truth
 from recfusion.fusion._features import category_matrix
 from recfusion.fusion._normalize import normalize
 from recfusion.recall._base import SideInfo
@@ -83,15 +83,15 @@ def similarity_from_side(side: SideInfo | None, kind: str = "genres") -> ItemSim
 
 @numba.njit(nogil=True, cache=True)
 def _mmr_kernel(indptr, items, relevance, matrix, sizes, jaccard, lam, k):  # pragma: no cover
-    """Greedy MMR per row; returns the picked entry indices and their MMR values."""
+    """Greedy MMR per row; returns the output row pointer and the picked entry indices."""
     n_rows = indptr.shape[0] - 1
     counts = np.minimum(indptr[1:] - indptr[:-1], k)
     out_indptr = np.zeros(n_rows + 1, dtype=np.int64)
     out_indptr[1:] = np.cumsum(counts)
     picked = np.empty(out_indptr[-1], dtype=np.int64)
-    values = np.empty(out_indptr[-1], dtype=np.float64)
     for row in range(n_rows):
         start, length = indptr[row], indptr[row + 1] - indptr[row]
+        # Before the first pick there is nothing to be similar to: no penalty.
         max_sim = np.zeros(length)
         taken = np.zeros(length, dtype=np.bool_)
         for step in range(counts[row]):
@@ -102,7 +102,6 @@ def _mmr_kernel(indptr, items, relevance, matrix, sizes, jaccard, lam, k):  # pr
                     best, best_value = j, value
             taken[best] = True
             picked[out_indptr[row] + step] = start + best
-            values[out_indptr[row] + step] = best_value
             chosen = items[start + best]
             for j in range(length):
                 if taken[j]:
@@ -114,8 +113,8 @@ def _mmr_kernel(indptr, items, relevance, matrix, sizes, jaccard, lam, k):  # pr
                 if jaccard:
                     union = sizes[chosen] + sizes[other] - dot
                     dot = dot / union if union > 0 else 0.0
-                max_sim[j] = max(max_sim[j], dot)
-    return out_indptr, picked, values
+                max_sim[j] = dot if step == 0 else max(max_sim[j], dot)
+    return out_indptr, picked
 
 
 def mmr_rerank(
@@ -137,7 +136,8 @@ def mmr_rerank(
     Returns
     -------
     Candidates
-        Scores are the MMR values at selection time, which never increase along a row.
+        The picked items in MMR order; scores are ``row length - position`` (MMR values
+        themselves need not decrease along a row when cosine similarities are negative).
         Ties: the earlier input position wins.
     """
     if not 0.0 <= lam <= 1.0:
@@ -145,7 +145,7 @@ def mmr_rerank(
     if k <= 0:
         raise InputError(f"mmr_rerank: parameter 'k' must be > 0; received {k}")
     relevance = normalize(candidates, "minmax").scores.astype(np.float64)
-    indptr, picked, values = _mmr_kernel(
+    indptr, picked = _mmr_kernel(
         candidates.indptr.astype(np.int64),
         candidates.items.astype(np.int64),
         relevance,
@@ -155,8 +155,10 @@ def mmr_rerank(
         float(lam),
         int(k),
     )
+    lengths = np.diff(indptr)
+    scores = np.repeat(lengths, lengths) - positions(indptr)
     return candidates_from_sorted(
-        row_ids(indptr), candidates.items[picked].astype(INDEX_DTYPE), values, candidates.n_rows
+        row_ids(indptr), candidates.items[picked].astype(INDEX_DTYPE), scores, candidates.n_rows
     )
 
 

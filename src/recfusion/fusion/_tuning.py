@@ -44,7 +44,10 @@ class TuningResult:
     baseline : float
         The same metric with every weight 1 and every full budget (trial 0).
     trials : polars.DataFrame
-        One row per trial: ``trial``, ``value``, then ``weight_<name>`` / ``budget_<name>``.
+        One row per trial: ``trial``, ``value``, then ``weight_<name>`` / ``budget_<name>``
+        (and ``k_rrf``).
+    k_rrf : float or None
+        Best RRF constant when it was tuned, else None.
     """
 
     weights: dict[str, float]

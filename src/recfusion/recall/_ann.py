@@ -26,6 +26,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_THREADS = 8
 
 
+#: Query batches smaller than this are searched on one thread (no OpenMP start-up cost).
+SMALL_BATCH = 32
+
+
 def set_faiss_threads(threads: int | None) -> int:
     """Set FAISS's OpenMP thread count; None means ``min(cpu count, 8)``. Returns it."""
     count = threads if threads else min(os.cpu_count() or 1, DEFAULT_MAX_THREADS)
@@ -151,7 +155,8 @@ class VectorIndex:
                 np.zeros((queries.shape[0], 0), dtype=SCORE_DTYPE),
             )
         self._check_dim(queries)
-        set_faiss_threads(self.threads)
+        # Threads only pay off for batches; a single online query is fastest on one core.
+        set_faiss_threads(self.threads if queries.shape[0] >= SMALL_BATCH else 1)
         scores, items = self.index_.search(queries, width)
         short = np.flatnonzero((items < 0).any(axis=1))
         if short.shape[0]:

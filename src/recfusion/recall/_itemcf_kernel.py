@@ -44,17 +44,20 @@ bit for bit across runs and thread counts.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass
 
 import numba
 import numpy as np
-from numba import njit, prange
 
 from recfusion.data._types import INDEX_DTYPE, SCORE_DTYPE, Candidates, Histories, Interactions
 from recfusion.errors import InputError
-from recfusion.recall._itemcf_select import write_top
+from recfusion.recall._itemcf_compiled import (
+    group_rows,
+    latest_mask,
+    neighbour_block,
+    score_block,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +65,6 @@ logger = logging.getLogger(__name__)
 BLOCK_ENTRIES = 1 << 22
 #: Work chunks per thread in a parallel loop (smooths out uneven rows).
 CHUNKS_PER_THREAD = 4
-#: An accumulator row expecting more than n_items / DENSE_RATIO additions is scanned whole
-#: instead of tracking which entries it touched.
-DENSE_RATIO = 2.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,128 +173,6 @@ class NeighbourParams:
         return min(limits) if limits else None
 
 
-# ---------------------------------------------------------------- neighbour table
-
-
-@njit(parallel=True, cache=True, nogil=True)
-def _latest_mask(bounds, indptr, items, n_items):
-    """Mark each user's last row of every item (rows are time-sorted per user)."""
-    keep = np.zeros(items.shape[0], dtype=np.bool_)
-    for chunk in prange(bounds.shape[0] - 1):
-        owner = np.full(n_items, -1, dtype=np.int64)
-        for user in range(bounds[chunk], bounds[chunk + 1]):
-            for row in range(indptr[user + 1] - 1, indptr[user] - 1, -1):
-                if owner[items[row]] != user:
-                    owner[items[row]] = user
-                    keep[row] = True
-    return keep
-
-
-@njit(cache=True, nogil=True)
-def _group_rows(items, n_items):
-    """Counting sort: rows of each item in ascending row order, as (indptr, rows)."""
-    indptr = np.zeros(n_items + 1, dtype=np.int64)
-    for item in items:
-        indptr[item + 1] += 1
-    for item in range(n_items):
-        indptr[item + 1] += indptr[item]
-    cursor = indptr[:-1].copy()
-    rows = np.empty(items.shape[0], dtype=np.int64)
-    for row in range(items.shape[0]):
-        rows[cursor[items[row]]] = row
-        cursor[items[row]] += 1
-    return indptr, rows
-
-
-@njit(cache=True, inline="always")
-def _add(j, weight, acc, touched, flags, n_touched, track):
-    """acc[j] += weight; with ``track``, record j the first time it is touched."""
-    if track and flags[j] == 0:
-        flags[j] = 1
-        touched[n_touched] = j
-        n_touched += 1
-    acc[j] += weight
-    return n_touched
-
-
-@njit(cache=True, inline="always")
-def _accumulate(row, lo, hi, items, times, damp, dir_pos, timing, acc, touched, flags,
-                n_touched, track):
-    """Add the weights of pairs (row, other) for other in lo..hi-1 of the same user.
-
-    ``dir_pos[0, gap]`` is backward_weight * pos(gap), ``dir_pos[1, gap]`` the forward one;
-    ``timing`` is (time_decay, span).
-    """
-    time_decay, span = timing[0], timing[1]
-    for other in range(lo, row):
-        weight = dir_pos[0, row - other]
-        if time_decay > 0.0:
-            weight *= math.exp(-time_decay * abs(times[row] - times[other]) / span)
-        n_touched = _add(items[other], weight * damp, acc, touched, flags, n_touched, track)
-    for other in range(row + 1, hi):
-        weight = dir_pos[1, other - row]
-        if time_decay > 0.0:
-            weight *= math.exp(-time_decay * abs(times[other] - times[row]) / span)
-        n_touched = _add(items[other], weight * damp, acc, touched, flags, n_touched, track)
-    return n_touched
-
-
-@njit(cache=True, inline="always")
-def _gather(acc, touched, flags, n_touched, track, norm, item_users, found):
-    """Move acc[j] / sqrt(norm * item_users[j]) > 0 into (touched, found); clears acc.
-
-    With ``track`` only the touched entries are visited, otherwise the whole accumulator
-    (cheaper when most of it was touched). ``item_users`` None means a divisor of 1.
-    """
-    positive = 0
-    size = n_touched if track else acc.shape[0]
-    for t in range(size):
-        j = touched[t] if track else t
-        value = acc[j]
-        if value == 0.0 and not track:
-            continue
-        acc[j] = 0.0
-        flags[j] = 0
-        if item_users is not None:
-            value = value / math.sqrt(norm * float(item_users[j]))
-        if value > 0.0:
-            touched[positive], found[positive] = j, value
-            positive += 1
-    return positive
-
-
-@njit(parallel=True, cache=True, nogil=True)
-def _neighbour_block(order, first, occ_ptr, occ, row_user, user_ptr, user_damp, items, times,
-                     item_users, timing, dir_pos, work, window, k, n_chunks):
-    """Top-k neighbours of items ``order`` (output row = item - first), parallel over chunks."""
-    n_items = item_users.shape[0]
-    size = order.shape[0]
-    out_items = np.full((size, k), -1, dtype=np.int32)
-    out_sims = np.zeros((size, k), dtype=np.float64)
-    counts = np.zeros(size, dtype=np.int64)
-    for chunk in prange(n_chunks):
-        acc = np.zeros(n_items, dtype=np.float64)
-        flags = np.zeros(n_items, dtype=np.uint8)
-        touched = np.empty(n_items, dtype=np.int64)
-        found = np.empty(n_items, dtype=np.float64)
-        for slot in range(chunk, size, n_chunks):
-            item = order[slot]
-            track = work[item] * DENSE_RATIO < n_items
-            n_touched = 0
-            for entry in range(occ_ptr[item], occ_ptr[item + 1]):
-                row = occ[entry]
-                user = row_user[row]
-                lo = max(user_ptr[user], row - window)
-                hi = min(user_ptr[user + 1], row + window + 1)
-                n_touched = _accumulate(row, lo, hi, items, times, user_damp[user], dir_pos,
-                                        timing, acc, touched, flags, n_touched, track)
-            positive = _gather(acc, touched, flags, n_touched, track, float(item_users[item]),
-                               item_users, found)
-            out = item - first
-            counts[out] = write_top(touched, found, positive, out_items[out], out_sims[out])
-    return out_items, out_sims, counts
-
-
 def _chunk_bounds(indptr: np.ndarray, n_chunks: int) -> np.ndarray:
     """Split users into ``n_chunks`` contiguous ranges holding about equal rows."""
     targets = np.linspace(0, indptr[-1], n_chunks + 1)
@@ -319,7 +197,7 @@ class _Deduplicated:
     @classmethod
     def of(cls, train: Interactions) -> _Deduplicated:
         bounds = _chunk_bounds(train.user_indptr, _n_chunks(train.n_users))
-        keep = _latest_mask(bounds, train.user_indptr, train.items, train.n_items)
+        keep = latest_mask(bounds, train.user_indptr, train.items, train.n_items)
         row_user = train.users[keep]
         user_ptr = np.zeros(train.n_users + 1, dtype=np.int64)
         np.cumsum(np.bincount(row_user, minlength=train.n_users), out=user_ptr[1:])
@@ -361,7 +239,7 @@ def compute_neighbours(train: Interactions, params: NeighbourParams) -> Neighbou
     parts = []
     for first in range(0, train.n_items, step):
         order = first + np.argsort(-work[first:first + step], kind="stable")
-        result = _neighbour_block(order, first, *inputs.arrays(), work, window, k,
+        result = neighbour_block(order, first, *inputs.arrays(), work, window, k,
                                   _n_chunks(order.shape[0]))
         parts.append(_compact(*result))
     indptr, neighbours, similarities = _concatenate(parts, train.n_items)
@@ -393,7 +271,7 @@ class _BlockInputs:
         if params.user_damping:
             damp = 1.0 / np.log(1.0 + np.maximum(lengths, 1.0))
         item_users = np.bincount(data.items, minlength=train.n_items).astype(np.int64)
-        occ_ptr, occ = _group_rows(data.items, train.n_items)
+        occ_ptr, occ = group_rows(data.items, train.n_items)
         return cls(occ_ptr, occ, data, damp, item_users, _timing(train, params),
                    _direction_position(params, window))
 
@@ -433,70 +311,6 @@ def _concatenate(parts: list[tuple], n_rows: int) -> tuple[np.ndarray, ...]:
 # ---------------------------------------------------------------- scoring
 
 
-@njit(cache=True, inline="always")
-def _row_load(start, end, h_items, t_ptr, recent):
-    """Upper bound on the accumulator additions of one history row."""
-    load = 0
-    for pos in range(max(start, end - recent), end):
-        load += t_ptr[h_items[pos] + 1] - t_ptr[h_items[pos]]
-    return load
-
-
-@njit(cache=True, inline="always")
-def _score_row(start, end, h_items, t_ptr, t_items, t_sims, recent, decay, exclude_seen,
-               row, used, acc, touched, flags, track):
-    """Accumulate the scores of history rows start..end-1 into acc; returns touched count.
-
-    ``used[item] == row`` marks items already scored for this row. Seen items are
-    accumulated like any other and zeroed at the end (cheaper than a branch per entry).
-    """
-    n_touched = 0
-    step = 0
-    for pos in range(end - 1, start - 1, -1):
-        if step >= recent:
-            break
-        source = h_items[pos]
-        if used[source] == row:
-            continue
-        used[source] = row
-        weight = math.pow(decay, step)
-        step += 1
-        for entry in range(t_ptr[source], t_ptr[source + 1]):
-            n_touched = _add(t_items[entry], weight * t_sims[entry], acc, touched, flags,
-                             n_touched, track)
-    if exclude_seen:
-        for pos in range(start, end):
-            acc[h_items[pos]] = 0.0
-    return n_touched
-
-
-@njit(parallel=True, cache=True, nogil=True)
-def _score_block(rows, h_ptr, h_items, t_ptr, t_items, t_sims, n, recent, decay,
-                 exclude_seen, n_chunks):
-    """Top-``n`` scores of history rows ``rows``, parallel over chunks."""
-    n_items = t_ptr.shape[0] - 1
-    size = rows.shape[0]
-    out_items = np.full((size, n), -1, dtype=np.int32)
-    out_scores = np.zeros((size, n), dtype=np.float64)
-    counts = np.zeros(size, dtype=np.int64)
-    for chunk in prange(n_chunks):
-        acc = np.zeros(n_items, dtype=np.float64)
-        flags = np.zeros(n_items, dtype=np.uint8)
-        touched = np.empty(n_items, dtype=np.int64)
-        used = np.full(n_items, -1, dtype=np.int64)
-        found = np.empty(n_items, dtype=np.float64)
-        for slot in range(chunk, size, n_chunks):
-            row = rows[slot]
-            start, end = h_ptr[row], h_ptr[row + 1]
-            track = _row_load(start, end, h_items, t_ptr, recent) * DENSE_RATIO < n_items
-            n_touched = _score_row(start, end, h_items, t_ptr, t_items, t_sims, recent, decay,
-                                   exclude_seen, row, used, acc, touched, flags, track)
-            positive = _gather(acc, touched, flags, n_touched, track, 1.0, None, found)
-            counts[slot] = write_top(touched, found, positive, out_items[slot],
-                                     out_scores[slot])
-    return out_items, out_scores, counts
-
-
 def score_histories(
     table: NeighbourTable,
     histories: Histories,
@@ -528,7 +342,7 @@ def score_histories(
     parts = []
     for first in range(0, histories.n_rows, step):
         rows = np.arange(first, min(first + step, histories.n_rows), dtype=np.int64)
-        out_items, out_scores, counts = _score_block(
+        out_items, out_scores, counts = score_block(
             rows, histories.indptr, histories.items, table.indptr, table.neighbours,
             table.similarities, n, int(recent_items), float(recency_decay),
             bool(exclude_seen), _n_chunks(rows.shape[0]))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -53,7 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--user-damping", action=argparse.BooleanOptionalAction, default=defaults.user_damping
     )
-    parser.add_argument("--master", default=None, help="Default: spark-submit's master.")
+    parser.add_argument(
+        "--master",
+        default=None,
+        help="Spark master; default: spark-submit's, or local[*] when run with plain python.",
+    )
     parser.add_argument("--app-name", default="recfusion-itemcf")
     parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE")
     return parser
@@ -118,6 +123,14 @@ def spark_settings(items: Sequence[str]) -> dict[str, str]:
     return dict(item.split("=", 1) for item in items)
 
 
+def _master(requested: str | None, active: SparkSession | None) -> str | None:
+    """The master to ask for: None defers to spark-submit or to an already active session."""
+    if requested is not None or active is not None:
+        return requested
+    # spark-submit starts the Python driver with a gateway port; plain python does not.
+    return None if "PYSPARK_GATEWAY_PORT" in os.environ else "local[*]"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (2 on a recfusion error)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -129,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     already = SparkSession.getActiveSession()
-    spark = get_spark(args.app_name, args.master, settings)
+    spark = get_spark(args.app_name, _master(args.master, already), settings)
     try:
         run(spark, args)
     except RecfusionError as error:
