@@ -248,6 +248,16 @@ def test_zero_span_means_no_time_decay(spark):
     assert_same_table(reference_neighbours(train, plain()), decayed, 200)
 
 
+def test_empty_log_gives_empty_table_and_zero_popularity(spark):
+    train = Interactions.from_arrays(
+        np.array(["u0"], dtype=object), np.array(["a", "b"], dtype=object), [], [], []
+    )
+    frame = interactions_to_spark(spark, train)
+    table = spark_neighbours(frame, 2, plain())
+    np.testing.assert_array_equal(table.indptr, [0, 0, 0])
+    np.testing.assert_array_equal(spark_popularity(frame, 2, window=5.0, half_life=2.0), [0, 0])
+
+
 def test_bad_window_is_a_config_error(spark):
     frame = interactions_to_spark(spark, tie_log())
     with pytest.raises(ConfigError, match="window"):

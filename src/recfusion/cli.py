@@ -186,7 +186,8 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     events: Annotated[
-        Optional[Path], typer.Option(help="SQLite event database [default: beside --model].")
+        Optional[Path],
+        typer.Option(help="SQLite event database (default: events.sqlite3 beside --model)."),
     ] = None,
     max_body_bytes: Annotated[int, typer.Option(min=1, help="Request body limit.")] = 1 << 20,
     kernel_threads: Annotated[

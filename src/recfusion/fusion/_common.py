@@ -40,14 +40,6 @@ def candidates_from_sorted(
     )
 
 
-def rank_within_rows(
-    rows: np.ndarray, items: np.ndarray, scores: np.ndarray, n_rows: int
-) -> Candidates:
-    """Order entries by row, then score descending, then item index ascending."""
-    order = np.lexsort((items, -scores, rows))
-    return candidates_from_sorted(rows[order], items[order], scores[order], n_rows)
-
-
 def check_channels(channels: Mapping[str, Candidates], component: str) -> list[str]:
     """Channel names in sorted order; all channels must have the same number of rows."""
     if not channels:
@@ -132,7 +124,6 @@ __all__ = [
     "history_slice",
     "indptr_from_rows",
     "positions",
-    "rank_within_rows",
     "resolve_weights",
     "row_ids",
     "take_truth",

@@ -57,6 +57,7 @@ def finalize(
         lowest kept fused score (0 for an empty row), so scores stay non-increasing.
     """
     _check(fused, histories, filler, k)
+    fused = _useful_prefix(fused, histories, k)
     n_items = int(filler.n_items_)
     seen = _seen_keys(histories, n_items) if exclude_seen else np.zeros(0, dtype=np.int64)
     pad = filler.recommend(histories, k, exclude_seen=exclude_seen)
@@ -84,6 +85,16 @@ def _check(fused: Candidates, histories: Histories, filler: Filler, k: int) -> N
         )
     if getattr(filler, "n_items_", None) is None:
         raise InputError("finalize: parameter 'filler' is not fitted (hint: call fit first)")
+
+
+def _useful_prefix(fused: Candidates, histories: Histories, k: int) -> Candidates:
+    """Each row's first ``k + history length`` items: at most that many are needed."""
+    limit = k + histories.lengths()
+    keep = positions(fused.indptr) < np.repeat(limit, fused.lengths())
+    if keep.all():
+        return fused
+    rows = row_ids(fused.indptr)[keep]
+    return candidates_from_sorted(rows, fused.items[keep], fused.scores[keep], fused.n_rows)
 
 
 def _seen_keys(histories: Histories, n_items: int) -> np.ndarray:

@@ -22,10 +22,10 @@ from recfusion import _io
 from recfusion.data._types import Candidates, Histories, Interactions
 from recfusion.errors import InputError, NotFittedError
 from recfusion.fusion._common import candidates_slice, check_channels, history_slice
-from recfusion.fusion._common import rank_within_rows, truth_keys
+from recfusion.fusion._common import indptr_from_rows, truth_keys
 from recfusion.fusion._features import ItemStats, PairFeatures, category_bits
 from recfusion.fusion._features import category_matrix, pair_features
-from recfusion.fusion._merge import FusionPlan
+from recfusion.fusion._merge import FusionPlan, ordered_union
 from recfusion.recall._base import SideInfo
 
 logger = logging.getLogger(__name__)
@@ -297,9 +297,9 @@ class LearnedFusion:
             scores.append(predicted if base is None else predicted + base)
             rows.append(start + pairs.rows)
             items.append(pairs.items)
-        return rank_within_rows(
-            np.concatenate(rows), np.concatenate(items), np.concatenate(scores), histories.n_rows
-        )
+        # Pairs come in union order (row, then item ascending), as ordered_union expects.
+        indptr = indptr_from_rows(np.concatenate(rows), histories.n_rows)
+        return ordered_union(indptr, np.concatenate(items), np.concatenate(scores))
 
     def as_fuse(
         self, feature_log: Interactions, side: SideInfo | None = None

@@ -18,17 +18,15 @@ from typing import Literal
 
 import numpy as np
 
-from recfusion.data._types import INDEX_DTYPE, Candidates
+from recfusion.data._types import INDEX_DTYPE, SCORE_DTYPE, Candidates
 from recfusion.errors import InputError
-from recfusion.fusion._common import (
-    candidates_from_sorted,
-    check_channels,
-    indptr_from_rows,
-    positions,
-    resolve_weights,
-    row_ids,
+from recfusion.fusion._common import check_channels, positions, resolve_weights
+from recfusion.fusion._kernels import (
+    order_rows_kernel,
+    top_k_kernel,
+    union_kernel,
+    union_scores_kernel,
 )
-from recfusion.fusion._kernels import top_k_kernel, union_scores_kernel
 from recfusion.fusion._normalize import Normalization, normalize
 
 logger = logging.getLogger(__name__)
@@ -83,20 +81,21 @@ class FusionPlan:
             )
         if k_rrf < 0:
             raise InputError(f"fusion: parameter 'k_rrf' must be >= 0; received {k_rrf}")
-        n_rows = channels[names[0]].n_rows
         parts = [_entries(channels[name], index, normalization) for index, name in enumerate(names)]
-        rows, items, channel, position, value = (np.concatenate(p) for p in zip(*parts))
-        width = np.int64(int(items.max(initial=-1)) + 1)
-        keys, inverse = np.unique(rows * width + items, return_inverse=True)
-        union_rows = keys // max(int(width), 1)
-        indptr = indptr_from_rows(union_rows, n_rows)
+        items, channel, position, value = (np.concatenate(p) for p in zip(*parts))
+        lengths = np.array([channels[name].items.shape[0] for name in names], dtype=np.int64)
+        offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        indptrs = np.stack([channels[name].indptr.astype(np.int64) for name in names])
+        indptr, union_items, inverse = union_kernel(
+            indptrs, offsets, items, int(items.max(initial=-1)) + 1
+        )
         return cls(
             names=names,
             method=method,
             k_rrf=float(k_rrf),
             union_indptr=indptr,
-            union_items=(keys - union_rows * width).astype(INDEX_DTYPE),
-            inverse=inverse.ravel(),
+            union_items=union_items.astype(INDEX_DTYPE),
+            inverse=inverse,
             channel=channel,
             position=position,
             value=value,
@@ -138,14 +137,7 @@ class FusionPlan:
     ) -> Candidates:
         """Merged lists, best first, at most ``n`` items per row (all when None)."""
         fused, active = self.union_scores(self.weight_array(weights), self.budget_array(budgets))
-        rows = row_ids(self.union_indptr)[active]
-        items, scores = self.union_items[active], fused[active]
-        order = np.lexsort((items, -scores, rows))
-        rows, items, scores = rows[order], items[order], scores[order]
-        if n is not None:
-            keep = positions(indptr_from_rows(rows, self.n_rows)) < n
-            rows, items, scores = rows[keep], items[keep], scores[keep]
-        return candidates_from_sorted(rows, items, scores, self.n_rows)
+        return ordered_union(self.union_indptr, self.union_items, fused, active, n)
 
     def top_k(
         self, weights: np.ndarray, budgets: np.ndarray, k: int, k_rrf: float | None = None
@@ -155,12 +147,33 @@ class FusionPlan:
         return top_k_kernel(self.union_indptr, self.union_items, fused, active, k)
 
 
+def ordered_union(
+    indptr: np.ndarray,
+    items: np.ndarray,
+    scores: np.ndarray,
+    active: np.ndarray | None = None,
+    n: int | None = None,
+) -> Candidates:
+    """Candidates from union slots (items ascending per row): score descending, then item.
+
+    ``active`` masks the slots to keep (default all); ``n`` caps each row (default none).
+    """
+    if active is None:
+        active = np.ones(scores.shape[0], dtype=bool)
+    limit = int(indptr[-1]) if n is None else int(n)
+    out_indptr, picked = order_rows_kernel(indptr, scores, active, limit)
+    return Candidates(
+        indptr=out_indptr,
+        items=np.ascontiguousarray(items[picked], dtype=INDEX_DTYPE),
+        scores=np.ascontiguousarray(scores[picked], dtype=SCORE_DTYPE),
+    )
+
+
 def _entries(candidates: Candidates, index: int, normalization: Normalization) -> tuple:
-    """(rows, items, channel, position, value) arrays of one channel's entries."""
+    """(items, channel, position, value) arrays of one channel's entries."""
     scaled = normalize(candidates, normalization)
     count = candidates.items.shape[0]
     return (
-        row_ids(candidates.indptr),
         candidates.items.astype(np.int64),
         np.full(count, index, dtype=np.int64),
         positions(candidates.indptr),
@@ -219,4 +232,4 @@ def rrf_fusion(
     return plan.fuse(weights, budgets, n)
 
 
-__all__ = ["FusionPlan", "Method", "rrf_fusion", "weighted_fusion"]
+__all__ = ["FusionPlan", "Method", "ordered_union", "rrf_fusion", "weighted_fusion"]

@@ -22,6 +22,8 @@ import logging
 import time
 from typing import Protocol
 
+import numpy as np
+import pyarrow as pa
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -119,23 +121,10 @@ def spark_neighbours(log: DataFrame, n_items: int, params: NeighbourSettings) ->
     # Persisted: the pair join reads the numbered rows twice and the user counts once more.
     rows = _deduplicated(log).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        frame = _ranked(rows, log, params).select(ITEM_ID, NEIGHBOUR_ID, SIMILARITY)
-        table = frame.toArrow()
+        table = _ranked(rows, log, params).select(ITEM_ID, NEIGHBOUR_ID, SIMILARITY).toArrow()
     finally:
         rows.unpersist()
-    items = table.column(ITEM_ID).to_numpy()
-    if items.size and (items.min() < 0 or items.max() >= n_items):
-        raise InputError(
-            f"spark_neighbours: item indices must lie in [0, {n_items}), received values "
-            f"from {items.min()} to {items.max()}; hint: pass the log's n_items"
-        )
-    result = NeighbourTable.from_triples(
-        items,
-        table.column(NEIGHBOUR_ID).to_numpy(),
-        table.column(SIMILARITY).to_numpy(),
-        n_items,
-        max(1, int(params.neighbours)),
-    )
+    result = _as_table(table, n_items, int(params.neighbours))
     logger.info(
         "spark neighbours: %d entries over %d items collected in %.2f s",
         result.neighbours.shape[0],
@@ -143,6 +132,23 @@ def spark_neighbours(log: DataFrame, n_items: int, params: NeighbourSettings) ->
         time.perf_counter() - started,
     )
     return result
+
+
+def _as_table(table: pa.Table, n_items: int, keep: int) -> NeighbourTable:
+    """The collected (item, neighbour, similarity) rows as a checked NeighbourTable."""
+    items = table.column(ITEM_ID).to_numpy().astype(np.int64)
+    if items.size and (items.min() < 0 or items.max() >= n_items):
+        raise InputError(
+            f"spark_neighbours: item indices must lie in [0, {n_items}), received values "
+            f"from {items.min()} to {items.max()}; hint: pass the log's n_items"
+        )
+    return NeighbourTable.from_triples(
+        items,
+        table.column(NEIGHBOUR_ID).to_numpy().astype(np.int64),
+        table.column(SIMILARITY).to_numpy().astype(np.float64),
+        n_items,
+        keep,
+    )
 
 
 def _check_params(params: NeighbourSettings) -> tuple[int | None, int]:

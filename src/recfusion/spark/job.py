@@ -33,7 +33,8 @@ from recfusion.spark._session import get_spark
 
 logger = logging.getLogger("recfusion.spark.job")
 
-_PARAMS = ("forward_weight", "backward_weight", "position_decay", "time_decay", "window")
+_FLOATS = ("forward_weight", "backward_weight", "position_decay", "time_decay")
+_WINDOWS = ("window", "max_pairs_window")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,11 +47,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--item-col", default="item_id")
     parser.add_argument("--time-col", default=None, help="Event time; default: row order.")
     parser.add_argument("--popularity-out", default=None, help="Also write item popularity.")
-    for name in _PARAMS:
-        kind = int if name == "window" else float
+    parser.add_argument("--popularity-window", type=float, default=None, help="Time units.")
+    parser.add_argument("--popularity-half-life", type=float, default=None, help="Time units.")
+    for name in _FLOATS + _WINDOWS:
+        kind = _optional_int if name in _WINDOWS else float
         flag = "--" + name.replace("_", "-")
-        parser.add_argument(flag, type=kind, default=getattr(defaults, name))
-    parser.add_argument("--neighbours", type=int, default=defaults.neighbours)
+        about = ItemCFConfig.model_fields[name].description or ""
+        if name in _WINDOWS:
+            about += " 'none' unsets it."
+        parser.add_argument(flag, type=kind, default=getattr(defaults, name), help=about)
+    parser.add_argument(
+        "--neighbours",
+        type=int,
+        default=defaults.neighbours,
+        help=ItemCFConfig.model_fields["neighbours"].description,
+    )
     parser.add_argument(
         "--user-damping", action=argparse.BooleanOptionalAction, default=defaults.user_damping
     )
@@ -64,9 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _optional_int(text: str) -> int | None:
+    """An integer option where "none" means unset."""
+    return None if text.lower() == "none" else int(text)
+
+
 def item_cf_config(args: argparse.Namespace) -> ItemCFConfig:
     """The validated ItemCF settings of parsed arguments."""
-    values = {name: getattr(args, name) for name in _PARAMS}
+    values = {name: getattr(args, name) for name in _FLOATS + _WINDOWS}
     values.update(neighbours=args.neighbours, user_damping=args.user_damping)
     try:
         return ItemCFConfig(**values)
@@ -84,7 +100,8 @@ def run(spark: SparkSession, args: argparse.Namespace) -> None:
     write_parquet(spark, neighbours, args.out)
     logger.info("neighbour table written to %s", args.out)
     if args.popularity_out:
-        write_parquet(spark, popularity_frame(log), args.popularity_out)
+        popularity = popularity_frame(log, args.popularity_window, args.popularity_half_life)
+        write_parquet(spark, popularity, args.popularity_out)
         logger.info("popularity written to %s", args.popularity_out)
     logger.info("spark job done in %.1f s", time.perf_counter() - started)
 
