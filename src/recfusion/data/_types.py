@@ -229,6 +229,25 @@ class Histories:
     def row(self, index: int) -> np.ndarray:
         return self.items[self.indptr[index] : self.indptr[index + 1]]
 
+    @cached_property
+    def _sorted_keys(self) -> np.ndarray:
+        """Sorted ``row << 31 | item`` keys of every history entry (for :meth:`contains`)."""
+        rows = np.repeat(np.arange(self.n_rows, dtype=np.int64), self.lengths())
+        return np.unique((rows << 31) | self.items.astype(np.int64))
+
+    def contains(self, rows: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Whether ``items[...]`` is in the history of ``rows[...]`` (same shapes).
+
+        Negative items (empty slots) are never contained. Cheap for a single row, so the
+        online path needs no sparse matrix.
+        """
+        keys = self._sorted_keys
+        if keys.shape[0] == 0:
+            return np.zeros(np.shape(items), dtype=bool)
+        query = (np.asarray(rows, dtype=np.int64) << 31) | np.maximum(items, 0).astype(np.int64)
+        found = keys[np.minimum(np.searchsorted(keys, query), keys.shape[0] - 1)] == query
+        return found & (np.asarray(items) >= 0)
+
     def as_matrix(self, n_items: int) -> sp.csr_matrix:
         """Row x item binary CSR matrix of the histories (repeats collapse to 1)."""
         rows = np.repeat(np.arange(self.n_rows), self.lengths())

@@ -16,8 +16,8 @@ import polars as pl
 import scipy.sparse as sp
 
 from recfusion.data._types import Candidates, Histories, Interactions
-from recfusion.fusion._merge import FusionPlan
 from recfusion.fusion._common import row_ids
+from recfusion.fusion._merge import FusionPlan
 from recfusion.recall._base import SideInfo
 
 #: Rank given to an item a channel did not return (larger than any real position).

@@ -1,17 +1,18 @@
 """Score-level fusion: weighted sum of normalised scores and reciprocal rank fusion.
 
 Both are computed by :class:`FusionPlan`, which lays out the union of all channels'
-candidates once; re-merging with other weights or candidate budgets is then two
-``bincount`` calls, which is what makes weight tuning cheap.
+candidates once; re-merging with other weights or candidate budgets is then one compiled
+pass over the entries, which is what makes weight tuning cheap.
 
 Tie-breaking, everywhere in this module: higher fused score first, then lower item index.
+Fused scores are rounded to 10 decimals first, so that sums which are equal in exact
+arithmetic but were added in another order still tie.
 Channels are always combined in sorted-name order so that float sums do not depend on the
 order of the ``channels`` mapping.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -27,11 +28,12 @@ from recfusion.fusion._kernels import (
     union_kernel,
     union_scores_kernel,
 )
-from recfusion.fusion._normalize import Normalization, normalize
-
-logger = logging.getLogger(__name__)
+from recfusion.fusion._normalize import Normalization, normalized_scores
 
 Method = Literal["weighted", "rrf"]
+
+#: Fused scores are rounded to this many decimals before ordering (see union_scores).
+ROUND_DECIMALS = 10
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,11 +125,14 @@ class FusionPlan:
             base = 1.0 / ((self.k_rrf if k_rrf is None else k_rrf) + self.position + 1.0)
         else:
             base = self.value
-        return union_scores_kernel(
+        fused, active = union_scores_kernel(
             self.inverse, self.channel, self.position, base,
             np.asarray(weights, dtype=np.float64), np.asarray(budgets, dtype=np.int64),
             self.union_items.shape[0],
         )
+        # Sums that are equal in exact arithmetic can differ in the last bits depending on
+        # the order of addition; rounding makes them tie, so the item index decides.
+        return np.round(fused, ROUND_DECIMALS), active
 
     def fuse(
         self,
@@ -171,13 +176,12 @@ def ordered_union(
 
 def _entries(candidates: Candidates, index: int, normalization: Normalization) -> tuple:
     """(items, channel, position, value) arrays of one channel's entries."""
-    scaled = normalize(candidates, normalization)
     count = candidates.items.shape[0]
     return (
         candidates.items.astype(np.int64),
         np.full(count, index, dtype=np.int64),
         positions(candidates.indptr),
-        scaled.scores.astype(np.float64),
+        normalized_scores(candidates, normalization),
     )
 
 

@@ -43,6 +43,15 @@ def normalize(candidates: Candidates, method: Normalization = "minmax") -> Candi
         Same ``indptr`` and ``items``; float32 scores. Empty rows stay empty; no NaN is
         produced from finite input.
     """
+    return Candidates(
+        indptr=candidates.indptr,
+        items=candidates.items,
+        scores=np.ascontiguousarray(normalized_scores(candidates, method), dtype=SCORE_DTYPE),
+    )
+
+
+def normalized_scores(candidates: Candidates, method: Normalization) -> np.ndarray:
+    """The float64 scores :func:`normalize` would return (before the float32 cast)."""
     if method not in NORMALIZATIONS:
         raise InputError(
             f"normalize: parameter 'method' must be one of {list(NORMALIZATIONS)}; "
@@ -62,11 +71,7 @@ def normalize(candidates: Candidates, method: Normalization = "minmax") -> Candi
             new = 1.0 - rank / lengths
         else:
             new = 1.0 / (rank + 1.0)
-    return Candidates(
-        indptr=candidates.indptr,
-        items=candidates.items,
-        scores=np.ascontiguousarray(new, dtype=SCORE_DTYPE),
-    )
+    return new
 
 
 def _row_extreme(scores: np.ndarray, indptr: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
@@ -114,4 +119,10 @@ def competition_rank(scores: np.ndarray, indptr: np.ndarray) -> np.ndarray:
     return (group_start - np.repeat(indptr[:-1], np.diff(indptr))).astype(np.float64)
 
 
-__all__ = ["NORMALIZATIONS", "Normalization", "competition_rank", "normalize"]
+__all__ = [
+    "NORMALIZATIONS",
+    "Normalization",
+    "competition_rank",
+    "normalize",
+    "normalized_scores",
+]

@@ -225,6 +225,11 @@ def tune_weights(
     Returns
     -------
     TuningResult
+
+    Notes
+    -----
+    Trials score the fused lists as they are, without popularity padding, so a setting
+    that leaves rows shorter than ``k`` is scored slightly lower than after ``finalize``.
     """
     started = time.perf_counter()
     plan, truth = _prepare(channels, truth_indptr, truth_items, method, normalization, metric)

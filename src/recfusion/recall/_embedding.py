@@ -181,12 +181,11 @@ class EmbeddingStrategy(Strategy):
         live = np.abs(queries).sum(axis=1) > 0
         items = np.full((n_rows, n), -1, dtype=INDEX_DTYPE)
         scores = np.full((n_rows, n), -np.inf, dtype=SCORE_DTYPE)
-        seen = None if exclude is None else _seen_matrix(exclude, self.n_items_)
         for width in np.unique(widths[live]):
             rows = np.flatnonzero(live & (widths == width))
             found, found_scores = self.index_.search(queries[rows], int(width))
-            if seen is not None:
-                found = _drop_seen(found, rows, seen)
+            if exclude is not None:
+                found = np.where(exclude.contains(rows[:, None], found), -1, found)
             kept, kept_scores = _first_valid(found, found_scores, n)
             items[rows, : kept.shape[1]] = kept
             scores[rows, : kept.shape[1]] = kept_scores
@@ -226,20 +225,6 @@ def _ceil_power_of_two(values: np.ndarray) -> np.ndarray:
     positive = values > 0
     out[positive] = 2 ** np.ceil(np.log2(values[positive])).astype(np.int64)
     return out
-
-
-def _seen_matrix(exclude: Histories, n_items: int) -> sp.csr_matrix:
-    """Row x item CSR matrix of the items to exclude from each row."""
-    return exclude.as_matrix(max(n_items, int(exclude.items.max(initial=-1)) + 1))
-
-
-def _drop_seen(found: np.ndarray, rows: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
-    """``found`` with each row's excluded items replaced by -1."""
-    if found.size == 0:
-        return found
-    row_ids = np.repeat(rows, found.shape[1])
-    is_seen = np.asarray(seen[row_ids, found.ravel()]).reshape(found.shape) > 0
-    return np.where(is_seen, -1, found)
 
 
 def _first_valid(

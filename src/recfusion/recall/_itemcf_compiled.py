@@ -254,7 +254,7 @@ def _gather(acc, touched, flags, n_touched, track, norm, item_users, found):
 
 @njit(parallel=True, cache=True, nogil=True)
 def neighbour_block(order, first, occ_ptr, occ, row_user, user_ptr, user_damp, items, times,
-                     item_users, timing, dir_pos, work, window, k, n_chunks):
+                    item_users, timing, dir_pos, work, window, k, n_chunks):
     """Top-k neighbours of items ``order`` (output row = item - first), parallel over chunks."""
     n_items = item_users.shape[0]
     size = order.shape[0]
@@ -289,7 +289,7 @@ def neighbour_block(order, first, occ_ptr, occ, row_user, user_ptr, user_damp, i
 
 @njit(cache=True, inline="always")
 def _row_load(start, end, h_items, t_ptr, recent):
-    """Upper bound on the accumulator additions of one history row."""
+    """Estimated accumulator additions of one row: neighbours of its last ``recent`` items."""
     load = 0
     for pos in range(max(start, end - recent), end):
         load += t_ptr[h_items[pos] + 1] - t_ptr[h_items[pos]]
@@ -299,7 +299,7 @@ def _row_load(start, end, h_items, t_ptr, recent):
 @njit(cache=True, inline="always")
 def _score_row(start, end, h_items, t_ptr, t_items, t_sims, recent, decay, exclude_seen,
                row, used, acc, touched, flags, track):
-    """Accumulate the scores of history rows start..end-1 into acc; returns touched count.
+    """Accumulate the scores of history positions start..end-1 into acc; returns touched count.
 
     ``used[item] == row`` marks items already scored for this row. Seen items are
     accumulated like any other and zeroed at the end (cheaper than a branch per entry).
@@ -325,8 +325,8 @@ def _score_row(start, end, h_items, t_ptr, t_items, t_sims, recent, decay, exclu
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def score_block(rows, h_ptr, h_items, t_ptr, t_items, t_sims, n, recent, decay,
-                 exclude_seen, n_chunks):
+def score_block(rows, h_ptr, h_items, t_ptr, t_items, t_sims, n, recent, decay, exclude_seen,
+                n_chunks):
     """Top-``n`` scores of history rows ``rows``, parallel over chunks."""
     n_items = t_ptr.shape[0] - 1
     size = rows.shape[0]
@@ -347,7 +347,7 @@ def score_block(rows, h_ptr, h_items, t_ptr, t_items, t_sims, n, recent, decay,
                                    exclude_seen, row, used, acc, touched, flags, track)
             positive = _gather(acc, touched, flags, n_touched, track, 1.0, None, found)
             counts[slot] = _write_top(touched, found, positive, out_items[slot],
-                                     out_scores[slot])
+                                      out_scores[slot])
     return out_items, out_scores, counts
 
 

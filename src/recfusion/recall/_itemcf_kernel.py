@@ -1,4 +1,4 @@
-"""Compiled ItemCF kernels: the item-neighbour table and batch scoring of histories.
+"""ItemCF at compiled speed: the item-neighbour table and batch scoring of histories.
 
 Definition of the neighbour table (the Spark engine implements the same one)
 ----------------------------------------------------------------------------
@@ -7,7 +7,9 @@ Definition of the neighbour table (the Spark engine implements the same one)
    Positions ``p = 0 .. L-1`` are counted after deduplication; ``x_p`` is the item and
    ``t_p`` the timestamp of the kept row.
 2. ``W`` is the effective window: the smaller of ``window`` and ``max_pairs_window``
-   (whichever are set); with neither set every pair counts.
+   (whichever are set); with neither set every pair counts. ``ItemCFConfig`` sets
+   ``max_pairs_window = 1000`` by default, a cost cap that only changes users with more
+   than 1001 distinct items.
 3. For every ordered pair of positions ``p != q`` with ``|q - p| <= W``::
 
        w    = dir * pos * time * damp
@@ -24,21 +26,23 @@ Definition of the neighbour table (the Spark engine implements the same one)
 5. Each item keeps its ``neighbours`` best ``j`` by ``sim`` (ties: lower ``j`` first);
    entries with ``sim <= 0`` are dropped. An item is never its own neighbour.
 
-Scoring a history row: deduplicate it the same way, take its ``recent_items`` most recent
-items; the m-th most recent (m = 0 for the latest) weighs ``recency_decay ** m``;
-``score(j) = sum_m recency_decay ** m * sim(x_m, j)`` over the kept neighbours. With
-``exclude_seen`` every item of the row is skipped. The best ``n`` with ``score > 0`` are
-returned (ties: lower item index first).
+Scoring a history row: deduplicate it the same way (latest occurrence), take its
+``recent_items`` most recent items; the m-th most recent (m = 0 for the latest) weighs
+``recency_decay ** m``; ``score(j) = sum_m recency_decay ** m * sim(x_m, j)`` over the kept
+neighbours. With ``exclude_seen`` every item of the row is left out. The best ``n`` with
+``score > 0`` are returned (ties: lower item index first), so a row whose items have no
+neighbours comes back empty.
 
-With all factors neutral (weights 1, decays 1 and 0, no damping, no window) ``sim`` is the
-plain cosine of the binary user x item matrix.
+With all factors neutral (weights 1, decays 1 and 0, no damping, no window or cap) ``sim``
+is the plain cosine of the binary user x item matrix.
 
 Cost and memory: the work is the number of pairs, ``sum_u L_u * min(L_u, 2 W)``, so a
-window makes it linear in the log size. Rows are built per item (one thread owns one item
-at a time, with a dense accumulator of ``n_items`` floats) in blocks of items whose top
-lists fit in ``BLOCK_ENTRIES`` slots: no ``n_items x n_items`` matrix is ever formed.
-Summation order is fixed (users ascending, then positions), so results are reproducible
-bit for bit across runs and thread counts.
+window (or the default cap) makes it linear in the log size. Rows are built per item: one
+thread owns one item at a time, with a dense accumulator over the catalogue, and items go
+in blocks whose top lists fit in ``BLOCK_ENTRIES`` slots, so no ``n_items x n_items``
+matrix is ever formed. Each item's sums run in a fixed order (users ascending, then
+positions), so results are the same bit for bit across runs and thread counts. The loops
+themselves are in :mod:`recfusion.recall._itemcf_compiled`.
 """
 
 from __future__ import annotations
@@ -222,9 +226,9 @@ def _timing(train: Interactions, params: NeighbourParams) -> np.ndarray:
 def compute_neighbours(train: Interactions, params: NeighbourParams) -> NeighbourTable:
     """Neighbour table of ``train`` under ``params`` (definition in the module docstring).
 
-    Runs on numba's thread pool (``numba.set_num_threads`` controls it); memory beyond the
-    log and the result is about ``BLOCK_ENTRIES * 12`` bytes plus ``13 * n_items`` bytes
-    per work chunk.
+    Runs on numba's thread pool (``numba.set_num_threads`` controls it). Working memory
+    beyond the log and the result: about ``12 * BLOCK_ENTRIES`` bytes of block output plus
+    ``25 * n_items`` bytes per running thread.
     """
     started = time.perf_counter()
     data = _Deduplicated.of(train)
@@ -240,7 +244,7 @@ def compute_neighbours(train: Interactions, params: NeighbourParams) -> Neighbou
     for first in range(0, train.n_items, step):
         order = first + np.argsort(-work[first:first + step], kind="stable")
         result = neighbour_block(order, first, *inputs.arrays(), work, window, k,
-                                  _n_chunks(order.shape[0]))
+                                 _n_chunks(order.shape[0]))
         parts.append(_compact(*result))
     indptr, neighbours, similarities = _concatenate(parts, train.n_items)
     logger.info(
@@ -253,7 +257,7 @@ def compute_neighbours(train: Interactions, params: NeighbourParams) -> Neighbou
 
 @dataclass(frozen=True, eq=False)
 class _BlockInputs:
-    """Arrays shared by every block of :func:`_neighbour_block`, in its argument order."""
+    """Arrays shared by every block of ``neighbour_block``, in its argument order."""
 
     occ_ptr: np.ndarray
     occ: np.ndarray

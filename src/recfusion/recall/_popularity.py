@@ -83,9 +83,7 @@ class Popularity(Strategy):
         # Take enough of the global ranking to survive removing each row's history.
         depth = min(ranking.shape[0], n + int(histories.lengths().max(initial=0)))
         head = np.tile(ranking[:depth], (n_rows, 1))
-        seen = histories.as_matrix(self.n_items_)
-        rows = np.repeat(np.arange(n_rows), depth)
-        is_seen = np.asarray(seen[rows, head.ravel()]).reshape(n_rows, depth) > 0
+        is_seen = histories.contains(np.arange(n_rows)[:, None], head)
         head = np.where(is_seen, -1, head)
         # Stable compaction: keep the first n unseen per row.
         order = np.argsort(is_seen, axis=1, kind="stable")[:, :n]
