@@ -63,7 +63,7 @@ FULL = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def spark():
-    session = get_spark("recfusion-tests", "local[2]", {"spark.sql.shuffle.partitions": "2", "spark.sql.codegen.wholeStage": "false", "spark.sql.adaptive.enabled": "false"})
+    session = get_spark("recfusion-tests", "local[2]", {"spark.sql.shuffle.partitions": "2"})
     yield session
     session.stop()
 

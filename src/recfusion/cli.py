@@ -66,8 +66,11 @@ def build_config(
     for dotted, value in overrides.items():
         if value is None:
             continue
-        section, key = dotted.split(".")
-        raw.setdefault(section, {})[key] = value
+        if "." in dotted:
+            section, key = dotted.split(".")
+            raw.setdefault(section, {})[key] = value
+        else:
+            raw[dotted] = value
     return parse_config(raw, source=source)
 
 
@@ -84,6 +87,9 @@ def run(
     item_id_col: Annotated[Optional[str], typer.Option(help="Item id column of --items.")] = None,
     k: Annotated[Optional[int], typer.Option(help="Length of the submitted lists.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
+    engine: Annotated[
+        Optional[str], typer.Option(help="local (default) or spark for ItemCF/popularity.")
+    ] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/latest"),
     force: Annotated[bool, typer.Option(help="Overwrite existing outputs.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
@@ -97,7 +103,7 @@ def run(
     try:
         resolved = build_config(
             config,
-            overrides={"evaluation.k": k, "seed": None},
+            overrides={"evaluation.k": k, "seed": seed, "engine": engine},
             data_overrides={
                 "dataset": data,
                 "interactions": interactions,
@@ -109,8 +115,6 @@ def run(
                 "item_id_col": item_id_col,
             },
         )
-        if seed is not None:
-            resolved.seed = seed
         result = run_job(resolved, out, force=force)
     except RecfusionError as exc:
         _fail(exc)
@@ -131,6 +135,9 @@ def train(
     items: Annotated[Optional[Path], typer.Option(help="Item metadata file.")] = None,
     item_id_col: Annotated[Optional[str], typer.Option(help="Item id column of --items.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
+    engine: Annotated[
+        Optional[str], typer.Option(help="local (default) or spark for ItemCF/popularity.")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing bundle.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
@@ -142,15 +149,13 @@ def train(
     try:
         resolved = build_config(
             config,
-            overrides={},
+            overrides={"seed": seed, "engine": engine},
             data_overrides={
                 "dataset": data, "interactions": interactions, "user": user_col,
                 "item": item_col, "timestamp": time_col, "weight": weight_col,
                 "items": items, "item_id_col": item_id_col,
             },
         )
-        if seed is not None:
-            resolved.seed = seed
         train_bundle(resolved, out, force=force)
     except RecfusionError as exc:
         _fail(exc)

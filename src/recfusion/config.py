@@ -281,6 +281,11 @@ class RunConfig(StrictModel):
     strategies: dict[str, StrategyConfig] = Field(default_factory=_default_strategies)
     fusion: FusionConfig = FusionConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
+    engine: Literal["local", "spark"] = Field(
+        default="local",
+        description="Where popularity and the ItemCF neighbour tables are computed; "
+        "'spark' needs `pip install recfusion[spark]` and a Java runtime.",
+    )
     seed: int = 42
 
     def to_toml(self) -> str:

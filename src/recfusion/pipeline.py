@@ -125,19 +125,48 @@ def fit_strategies(
     """
     strategies: dict[str, Strategy] = {}
     seconds: dict[str, float] = {}
+    engine = _SparkEngine(train) if config.engine == "spark" else None
     for name, section in config.strategies.items():
         if not section.enabled:
             continue
         strategy = build_strategy(name, section)
         started = time.perf_counter()
         with peak_memory() as peak:
-            strategy.fit(train, side)
+            if engine is None or not engine.fit(strategy):
+                strategy.fit(train, side)
         seconds[name] = time.perf_counter() - started
         if memory is not None:
             memory[name] = peak.extra_mb
         strategies[name] = strategy
         logger.info("fitted %s (%s) in %.2f s", name, strategy.kind, seconds[name])
     return strategies, seconds
+
+
+class _SparkEngine:
+    """Computes popularity and ItemCF neighbour tables with PySpark DataFrames."""
+
+    def __init__(self, train: Interactions) -> None:
+        from recfusion.spark import get_spark, interactions_to_spark
+
+        self.train = train
+        self.frame = interactions_to_spark(get_spark(), train)
+
+    def fit(self, strategy: Strategy) -> bool:
+        """Fit ``strategy`` on Spark when it is one Spark computes; False otherwise."""
+        from recfusion.recall import ItemCF
+        from recfusion.spark import spark_neighbours, spark_popularity
+
+        if isinstance(strategy, ItemCF):
+            table = spark_neighbours(self.frame, self.train.n_items, strategy.neighbour_params())
+            strategy.fit_from_table(table, self.train.n_items)
+            return True
+        if isinstance(strategy, Popularity):
+            scores = spark_popularity(
+                self.frame, self.train.n_items, strategy.window, strategy.half_life
+            )
+            strategy.fit_from_scores(scores)
+            return True
+        return False
 
 
 def fit_recommender(config: RunConfig, interactions: Interactions, side: SideInfo) -> Recommender:

@@ -48,6 +48,12 @@ class Popularity(Strategy):
         self._set_scores(self._user_item_scores(train))
         return self
 
+    def fit_from_scores(self, scores: np.ndarray) -> Popularity:
+        """Use popularity scores computed elsewhere (for example by the Spark engine)."""
+        self.n_items_ = int(scores.shape[0])
+        self._set_scores(np.asarray(scores, dtype=np.float64))
+        return self
+
     def _user_item_scores(self, train: Interactions) -> np.ndarray:
         if train.n_interactions == 0:
             return np.zeros(train.n_items, dtype=np.float64)

@@ -17,6 +17,7 @@ Every function of :mod:`recfusion.spark` reads a *log frame* with these columns:
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 import pyarrow as pa
@@ -65,13 +66,15 @@ def interactions_to_spark(spark: SparkSession, interactions: Interactions) -> Da
     return spark.createDataFrame(table)
 
 
-def read_parquet_log(spark: SparkSession, path: str, columns: ColumnsConfig) -> DataFrame:
+def read_parquet_log(
+    spark: SparkSession, path: str | os.PathLike[str], columns: ColumnsConfig
+) -> DataFrame:
     """Read an interaction log from Parquet where it lives (local path, HDFS, S3, ...).
 
     Parameters
     ----------
     spark : SparkSession
-    path : str
+    path : str or path-like
         A Parquet file or a directory of Parquet files, as Spark addresses it.
     columns : ColumnsConfig
         Source column names: ``user`` and ``item`` (read as strings), optional
@@ -90,6 +93,7 @@ def read_parquet_log(spark: SparkSession, path: str, columns: ColumnsConfig) -> 
     InputError
         When a named column is missing, or a user, item or timestamp is null or unreadable.
     """
+    path = os.fspath(path)
     raw = spark.read.parquet(path)
     _check_columns(raw.columns, columns, path)
     frame = raw.select(

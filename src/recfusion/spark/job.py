@@ -97,10 +97,11 @@ def run(spark: SparkSession, args: argparse.Namespace) -> None:
     columns = ColumnsConfig(user=args.user_col, item=args.item_col, timestamp=args.time_col)
     log = read_parquet_log(spark, args.input, columns)
     neighbours = neighbour_frame(log, params).sortWithinPartitions(ITEM_ID, RANK)
+    # Built (and so validated) before any writing; frames are lazy.
+    popularity = popularity_frame(log, args.popularity_window, args.popularity_half_life)
     write_parquet(spark, neighbours, args.out)
     logger.info("neighbour table written to %s", args.out)
     if args.popularity_out:
-        popularity = popularity_frame(log, args.popularity_window, args.popularity_half_life)
         write_parquet(spark, popularity, args.popularity_out)
         logger.info("popularity written to %s", args.popularity_out)
     logger.info("spark job done in %.1f s", time.perf_counter() - started)
