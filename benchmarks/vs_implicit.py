@@ -26,7 +26,9 @@ implicit keeps each item as its own first neighbour).
 Usage::
 
     python benchmarks/vs_implicit.py --datasets ml-100k beauty synth-1m --threads 1
-    python benchmarks/vs_implicit.py --datasets synth-5m synth-20m --repeat 1
+    python benchmarks/vs_implicit.py --datasets synth-5m --repeat 1
+    python benchmarks/vs_implicit.py --datasets synth-20m --repeat 1 \
+        --models itemcf-plain itemcf-full cosine
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+
+
+#: Short names of the compared models, in table order.
+MODEL_KEYS = ("itemcf-plain", "itemcf-full", "popularity", "cosine", "bm25", "als")
 
 
 def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -46,7 +52,10 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--neighbours", type=int, default=200)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--skip-als", action="store_true", help="leave out implicit's ALS")
+    parser.add_argument(
+        "--models", nargs="+", default=list(MODEL_KEYS),
+        help=f"subset of {', '.join(MODEL_KEYS)} (cosine is the peer of the ratio rows)",
+    )
     parser.add_argument("--data-dir", default=None, help="folder holding amazon-yelp-sequences")
     parser.add_argument("--out", default=None, help="also write the tables to this .md file")
     return parser.parse_args(argv)
@@ -279,21 +288,23 @@ def models(args: argparse.Namespace, task: Task) -> dict[str, Callable]:
 
     size, threads = args.neighbours, args.threads
     table = {
-        "recfusion ItemCF plain": lambda: recfusion_model(
-            lambda: ItemCF(neighbours=size, **PLAIN), task),
-        "recfusion ItemCF full": lambda: recfusion_model(lambda: ItemCF(neighbours=size), task),
-        "recfusion Popularity": lambda: recfusion_model(Popularity, task),
-        PEER: lambda: implicit_model(
-            lambda: CosineRecommender(K=size + 1, num_threads=threads), task),
-        "implicit BM25": lambda: implicit_model(
-            lambda: BM25Recommender(K=size + 1, num_threads=threads), task),
-        "implicit ALS": lambda: implicit_model(
+        "itemcf-plain": ("recfusion ItemCF plain", lambda: recfusion_model(
+            lambda: ItemCF(neighbours=size, **PLAIN), task)),
+        "itemcf-full": ("recfusion ItemCF full", lambda: recfusion_model(
+            lambda: ItemCF(neighbours=size), task)),
+        "popularity": ("recfusion Popularity", lambda: recfusion_model(Popularity, task)),
+        "cosine": (PEER, lambda: implicit_model(
+            lambda: CosineRecommender(K=size + 1, num_threads=threads), task)),
+        "bm25": ("implicit BM25", lambda: implicit_model(
+            lambda: BM25Recommender(K=size + 1, num_threads=threads), task)),
+        "als": ("implicit ALS", lambda: implicit_model(
             lambda: AlternatingLeastSquares(factors=64, iterations=15, regularization=0.05,
-                                            num_threads=threads, random_state=0), task),
+                                            num_threads=threads, random_state=0), task)),
     }
-    if args.skip_als:
-        del table["implicit ALS"]
-    return table
+    unknown = sorted(set(args.models) - set(table))
+    if unknown:
+        raise SystemExit(f"vs_implicit: unknown model(s) {unknown}; choose from {MODEL_KEYS}")
+    return dict(table[key] for key in MODEL_KEYS if key in args.models)
 
 
 def warm_up() -> None:

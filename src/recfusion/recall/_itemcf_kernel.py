@@ -47,8 +47,11 @@ themselves are in :mod:`recfusion.recall._itemcf_compiled`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numba
@@ -139,6 +142,25 @@ class NeighbourTable:
         return table
 
 
+#: numba's parallel regions must not be entered from two Python threads at once (the
+#: OpenMP and workqueue layers abort); every kernel call takes this lock.
+_PARALLEL_LOCK = threading.Lock()
+#: Batches with fewer rows than this run on one thread: thread start-up would dominate.
+SMALL_BATCH = 64
+
+
+@contextlib.contextmanager
+def _kernel_threads(rows: int) -> Iterator[None]:
+    """Hold the kernel lock, on one thread for small batches, on all threads otherwise."""
+    with _PARALLEL_LOCK:
+        previous = numba.get_num_threads()
+        numba.set_num_threads(1 if rows < SMALL_BATCH else numba.config.NUMBA_NUM_THREADS)
+        try:
+            yield
+        finally:
+            numba.set_num_threads(previous)
+
+
 def _table_problem(table: NeighbourTable, n_items: int) -> str:
     """Describe the first inconsistency of a table, or return an empty string."""
     indptr, size = table.indptr, table.neighbours.shape[0]
@@ -201,7 +223,8 @@ class _Deduplicated:
     @classmethod
     def of(cls, train: Interactions) -> _Deduplicated:
         bounds = _chunk_bounds(train.user_indptr, _n_chunks(train.n_users))
-        keep = latest_mask(bounds, train.user_indptr, train.items, train.n_items)
+        with _kernel_threads(train.n_users):
+            keep = latest_mask(bounds, train.user_indptr, train.items, train.n_items)
         row_user = train.users[keep]
         user_ptr = np.zeros(train.n_users + 1, dtype=np.int64)
         np.cumsum(np.bincount(row_user, minlength=train.n_users), out=user_ptr[1:])
@@ -243,8 +266,9 @@ def compute_neighbours(train: Interactions, params: NeighbourParams) -> Neighbou
     parts = []
     for first in range(0, train.n_items, step):
         order = first + np.argsort(-work[first:first + step], kind="stable")
-        result = neighbour_block(order, first, *inputs.arrays(), work, window, k,
-                                 _n_chunks(order.shape[0]))
+        with _kernel_threads(order.shape[0]):
+            result = neighbour_block(order, first, *inputs.arrays(), work, window, k,
+                                     _n_chunks(order.shape[0]))
         parts.append(_compact(*result))
     indptr, neighbours, similarities = _concatenate(parts, train.n_items)
     logger.info(
@@ -346,10 +370,11 @@ def score_histories(
     parts = []
     for first in range(0, histories.n_rows, step):
         rows = np.arange(first, min(first + step, histories.n_rows), dtype=np.int64)
-        out_items, out_scores, counts = score_block(
-            rows, histories.indptr, histories.items, table.indptr, table.neighbours,
-            table.similarities, n, int(recent_items), float(recency_decay),
-            bool(exclude_seen), _n_chunks(rows.shape[0]))
+        with _kernel_threads(rows.shape[0]):
+            out_items, out_scores, counts = score_block(
+                rows, histories.indptr, histories.items, table.indptr, table.neighbours,
+                table.similarities, n, int(recent_items), float(recency_decay),
+                bool(exclude_seen), _n_chunks(rows.shape[0]))
         parts.append(_compact(out_items, out_scores, counts))
     indptr, items, scores = _concatenate(parts, histories.n_rows)
     return Candidates(indptr, items, scores.astype(SCORE_DTYPE))
