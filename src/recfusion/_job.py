@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from recfusion import _outputs
+from recfusion import _io, _outputs
 from recfusion._fusion_setup import FusionSetup, item_similarity, tune_on_validation
 from recfusion._measure import latencies_ms
 from recfusion.config import RunConfig
@@ -21,7 +21,9 @@ from recfusion.pipeline import Recommender, evaluated_users, fit_filler, fit_str
 
 logger = logging.getLogger(__name__)
 
-OUTPUT_FILES = ["submission.csv", "benchmark_report.csv", "report.html", "run.json"]
+OUTPUT_FILES = [
+    "submission.csv", "benchmark_report.csv", "fusion_gain.csv", "report.html", "run.json",
+]
 MMR_DEFAULT_LAMBDA = 0.7
 MMR_CURVE = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0)
 
@@ -229,6 +231,8 @@ def _evaluate_and_write(
     clock.lap("evaluate")
     extras = _extras(config, dataset, split, users, fitted, lists, evaluation, clock)
     files = write_report(out_dir, table, extras)
+    files["gain"] = out_dir / "fusion_gain.csv"
+    _io.write_text(files["gain"], _gains(config, evaluation, lists).write_csv(float_precision=6))
     submission = _outputs.submission_text(
         split.train.user_ids, users, lists.lists["fused"], split.train.item_ids,
         config.evaluation.k,
@@ -239,6 +243,25 @@ def _evaluate_and_write(
     files["run"] = out_dir / "run.json"
     _outputs.write_run_json(files["run"], _run_payload(config, dataset, split, users, fitted, clock))
     return RunResult(table=table, files=files, timings=clock.seconds)
+
+
+def _gains(config: RunConfig, evaluation: Any, lists: _Lists) -> pl.DataFrame:
+    """NDCG@10 gain of every fusion method over the best single channel, logged."""
+    from recfusion.evaluation._gain import fusion_gains
+
+    methods = [name for name in lists.lists if name.startswith("fused")]
+    gains = fusion_gains(
+        evaluation.per_user, methods, list(lists.channels), metric="ndcg", k=10,
+        n_bootstrap=max(config.evaluation.n_bootstrap, 1), seed=config.seed,
+    )
+    for row in gains.iter_rows(named=True):
+        logger.info(
+            "%s NDCG@10 %.4f vs best single channel %s %.4f: gain %+.4f, 95%% CI "
+            "[%+.4f, %+.4f], p=%.3f", row["method"], row["value"], row["best_single"],
+            row["best_single_value"], row["gain"], row["ci_low"], row["ci_high"],
+            row["p_value"],
+        )
+    return gains
 
 
 def _extras(
