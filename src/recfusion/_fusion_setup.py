@@ -25,7 +25,8 @@ from recfusion.fusion import (
     tune_pareto,
     tune_weights,
 )
-from recfusion.fusion._fuser import LearnedFuser, ScoreFuser
+from recfusion.fusion import diversity_curve
+from recfusion.fusion._fuser import LearnedFuser, MMRFuser, ScoreFuser
 from recfusion.pipeline import evaluated_users, fit_strategies, truth_csr
 from recfusion.recall import SideInfo
 
@@ -40,6 +41,9 @@ class FusionSetup:
     tuning: TuningResult | None = None
     pareto: ParetoResult | None = None
     learned: LearnedFusion | None = None
+    similarity: ItemSimilarity | None = None
+    mmr_lambda: float = 1.0
+    mmr_curve: pl.DataFrame | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
     def budgets(self, names: list[str]) -> dict[str, int]:
@@ -59,14 +63,23 @@ class FusionSetup:
             )
         if self.learned is not None:
             fusers["learned"] = LearnedFuser(self.learned, feature_log, side)
+        if self.similarity is not None and self.mmr_lambda < 1.0:
+            fusers["mmr"] = MMRFuser(
+                fusers[self.base_method()], self.similarity, self.mmr_lambda,
+                fusion.mmr_candidates, fusion.mmr_similarity,
+            )
         return fusers
 
-    def chosen(self) -> str:
-        """Report name of the fuser used for the submission and the served model."""
+    def base_method(self) -> str:
+        """The fusion method before diversity re-ranking."""
         method = self.config.fusion.method
         if method == "weighted" and self.tuning is not None:
             return "tuned"
         return method
+
+    def chosen(self) -> str:
+        """Report name of the fuser used for the submission and the served model."""
+        return "mmr" if self.similarity is not None and self.mmr_lambda < 1.0 else self.base_method()
 
     def weights_table(self) -> dict[str, dict[str, float]]:
         table = {"weighted": {n: float(w) for n, w in self.config.fusion.weights.items()}}
@@ -96,6 +109,9 @@ def tune_on_validation(config: RunConfig, train: Interactions, side: SideInfo) -
         _tune(setup, channels, indptr, items, train.n_items)
     if fusion.method == "learned" or fusion.compare_methods:
         _learn(setup, channels, histories, split.train, indptr, items, side)
+    setup.similarity = item_similarity(config, side, train.n_items)
+    if setup.similarity is not None:
+        _pick_mmr(setup, channels, histories, split.train, indptr, items, side)
     return setup
 
 
@@ -148,6 +164,38 @@ def _learn(
     )
     setup.learned = model.fit(channels, histories, feature_log, indptr, items, side)
     setup.seconds["learn"] = time.perf_counter() - started
+
+
+#: MMR trade-offs tried on validation; 1.0 means no re-ranking.
+MMR_GRID = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+def _pick_mmr(
+    setup: FusionSetup,
+    channels: dict[str, Candidates],
+    histories: Histories,
+    feature_log: Interactions,
+    indptr: np.ndarray,
+    items: np.ndarray,
+    side: SideInfo,
+) -> None:
+    """Choose the MMR trade-off of the submitted fusion on validation (or take the config's)."""
+    fusion = setup.config.fusion
+    if fusion.mmr_lambda is not None:
+        setup.mmr_lambda = fusion.mmr_lambda
+        return
+    started = time.perf_counter()
+    base = setup.fusers(list(channels), feature_log, side)[setup.base_method()]
+    pool = base(channels, histories).truncate(fusion.mmr_candidates)
+    curve = diversity_curve(pool, indptr, items, setup.similarity, list(MMR_GRID), k=fusion.tune_k)
+    best = curve.sort(["ndcg", "lambda"], descending=[True, True]).row(0, named=True)
+    setup.mmr_lambda, setup.mmr_curve = float(best["lambda"]), curve
+    setup.seconds["mmr"] = time.perf_counter() - started
+    logger.info(
+        "MMR on validation: lambda %.2f (NDCG@%d %.4f; without re-ranking %.4f)",
+        setup.mmr_lambda, fusion.tune_k, best["ndcg"],
+        curve.filter(pl.col("lambda") == 1.0)["ndcg"][0],
+    )
 
 
 def item_similarity(config: RunConfig, side: SideInfo, n_items: int) -> ItemSimilarity | None:

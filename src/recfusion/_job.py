@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from recfusion import _io, _outputs
-from recfusion._fusion_setup import FusionSetup, item_similarity, tune_on_validation
+from recfusion._fusion_setup import FusionSetup, tune_on_validation
 from recfusion._measure import latencies_ms
 from recfusion.config import RunConfig
 from recfusion.data import Candidates, Dataset, Histories, Split
@@ -24,7 +24,6 @@ logger = logging.getLogger(__name__)
 OUTPUT_FILES = [
     "submission.csv", "benchmark_report.csv", "fusion_gain.csv", "report.html", "run.json",
 ]
-MMR_DEFAULT_LAMBDA = 0.7
 MMR_CURVE = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0)
 
 
@@ -147,10 +146,10 @@ def _recommend_all(
         merged[name] = fuser(channels, histories)
         report_name = "fused" if name == chosen else f"fused_{name}"
         result.lists[report_name] = finalize(merged[name], histories, recommender.filler, depth)
-    similarity = item_similarity(config, dataset.side, split.train.n_items)
-    if similarity is not None and config.fusion.compare_methods:
+    base = fitted.setup.base_method()
+    if fitted.setup.similarity is not None and base in merged:
         truth = truth_csr(split.test, users)
-        _add_mmr(config, result, merged[chosen], histories, recommender.filler, truth, similarity)
+        result.mmr_curve = _mmr_curve(config, merged[base], truth, fitted.setup.similarity)
     if config.evaluation.external_baselines:
         from recfusion._baselines import external_lists
 
@@ -161,23 +160,18 @@ def _recommend_all(
     return result
 
 
-def _add_mmr(
-    config: RunConfig, result: _Lists, fused: Candidates, histories: Histories,
-    filler: Any, truth: tuple[np.ndarray, np.ndarray], similarity: Any,
-) -> None:
-    """MMR re-ranking of the chosen fusion, and its accuracy-vs-diversity curve.
+def _mmr_curve(
+    config: RunConfig, fused: Candidates, truth: tuple[np.ndarray, np.ndarray], similarity: Any
+) -> pl.DataFrame:
+    """Accuracy and diversity of MMR over the base fusion for a grid of trade-offs.
 
-    The curve is descriptive (computed on the test users); the lambda used for the
-    ``fused_mmr`` row comes from the config, not from that curve.
+    Descriptive only (computed on the test users): the trade-off actually submitted was
+    picked on the validation split.
     """
-    from recfusion.fusion import diversity_curve, finalize, mmr_rerank
+    from recfusion.fusion import diversity_curve
 
-    depth = max([*config.evaluation.ks, config.evaluation.k])
     pool = fused.truncate(config.fusion.mmr_candidates)
-    lam = config.fusion.mmr_lambda if config.fusion.mmr_lambda is not None else MMR_DEFAULT_LAMBDA
-    reranked = mmr_rerank(pool, similarity, lam, depth)
-    result.lists["fused_mmr"] = finalize(reranked, histories, filler, depth)
-    result.mmr_curve = diversity_curve(pool, truth[0], truth[1], similarity, list(MMR_CURVE))
+    return diversity_curve(pool, truth[0], truth[1], similarity, list(MMR_CURVE))
 
 
 def _time_latency(

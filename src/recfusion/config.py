@@ -243,7 +243,11 @@ class FusionConfig(StrictModel):
     ltr_learning_rate: float = Field(default=0.05, gt=0, le=1)
     ltr_leaves: int = Field(default=15, gt=1)
     mmr_lambda: float | None = Field(
-        default=None, ge=0, le=1, description="MMR trade-off (1 = relevance only); None = off."
+        default=None,
+        ge=0,
+        le=1,
+        description="MMR trade-off of the submitted fusion (1 = relevance only, no "
+        "re-ranking); None = pick it on the validation split from a grid (1 included).",
     )
     mmr_similarity: Literal["genres", "vectors"] = "genres"
     mmr_candidates: int = Field(default=50, gt=0, description="Fused items MMR picks from.")

@@ -147,4 +147,6 @@ def _interval_text(low: float, high: float, p: float) -> str:
     """`` (paired 95% CI [a, b], p = …)`` or a note that no paired test covers the pair."""
     if not (math.isfinite(low) and math.isfinite(high)):
         return " (no paired test for this pair)"
-    return f" (paired 95% CI [{signed(low)}, {signed(high)}], p = {p_value(p)})"
+    shown = p_value(p)
+    relation = shown if shown.startswith("<") else f"= {shown}"
+    return f" (paired 95% CI [{signed(low)}, {signed(high)}], p {relation})"
