@@ -175,3 +175,7 @@ def test_errors_name_the_problem(toy_log):
     bad = NeighbourTable(np.array([0, 1]), np.array([3], np.int32), np.array([0.5]))
     with pytest.raises(InputError, match="neighbour indices"):
         model.fit_from_table(bad, 1)
+    unsorted = NeighbourTable(np.array([0, 2, 2]), np.array([1, 1], np.int32),
+                              np.array([0.2, 0.5]))
+    with pytest.raises(InputError, match="must not increase"):
+        model.fit_from_table(unsorted, 2)

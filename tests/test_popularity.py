@@ -55,3 +55,24 @@ def test_recommend_can_include_seen_items_when_asked(log):
     model = Popularity().fit(log)
     cands = model.recommend(Histories.from_lists([[0]]), n=2, exclude_seen=False)
     assert cands.row(0)[0].tolist() == [0, 1]
+
+
+def test_matches_obvious_loop_on_random_logs_with_repeats():
+    # Regression: the vectorised "first n unseen" must equal filtering the ranking by hand,
+    # including histories with repeated items and items never interacted with.
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n_users, n_items = int(rng.integers(1, 8)), int(rng.integers(1, 12))
+        rows = int(rng.integers(1, 40))
+        log = Interactions.from_arrays(
+            np.arange(n_users).astype(str), np.arange(n_items).astype(str),
+            rng.integers(0, n_users, rows), rng.integers(0, n_items, rows),
+        )
+        model = Popularity().fit(log)
+        n = int(rng.integers(1, 8))
+        lists = [rng.choice(n_items, size=rng.integers(0, n_items + 1)).tolist() for _ in range(5)]
+        cands = model.recommend(Histories.from_lists(lists), n)
+        ranking = [i for i in model.ranking_.tolist() if model.scores_[i] > 0]
+        for row, history in enumerate(lists):
+            expected = [i for i in ranking if i not in set(history)][:n]
+            assert cands.row(row)[0].tolist() == expected

@@ -151,10 +151,10 @@ SMALL_BATCH = 64
 
 @contextlib.contextmanager
 def _kernel_threads(rows: int) -> Iterator[None]:
-    """Hold the kernel lock, on one thread for small batches, on all threads otherwise."""
+    """Hold the kernel lock; one thread for small batches, else the caller's thread count."""
     with _PARALLEL_LOCK:
         previous = numba.get_num_threads()
-        numba.set_num_threads(1 if rows < SMALL_BATCH else numba.config.NUMBA_NUM_THREADS)
+        numba.set_num_threads(1 if rows < SMALL_BATCH else previous)
         try:
             yield
         finally:
@@ -174,6 +174,12 @@ def _table_problem(table: NeighbourTable, n_items: int) -> str:
         return f"neighbour indices must lie in [0, {n_items}), received out-of-range values"
     if size and not np.all(np.isfinite(table.similarities) & (table.similarities > 0)):
         return "similarities must be finite and > 0"
+    owner = np.repeat(np.arange(n_items), np.diff(indptr))
+    if np.any(table.neighbours == owner):
+        return "an item is listed as its own neighbour"
+    rising = (np.diff(table.similarities) > 0) & (owner[1:] == owner[:-1])
+    if np.any(rising):
+        return f"similarities must not increase within a row (item {owner[1:][rising][0]})"
     return ""
 
 
@@ -366,6 +372,8 @@ def score_histories(
     n = max(0, min(int(n), table.n_items))
     if n == 0 or histories.n_rows == 0:
         return Candidates.empty(histories.n_rows)
+    # A row has at most n_items distinct items, so this cap changes nothing but the int size.
+    recent = min(int(recent_items), table.n_items)
     step = max(1, BLOCK_ENTRIES // n)
     parts = []
     for first in range(0, histories.n_rows, step):
@@ -373,8 +381,8 @@ def score_histories(
         with _kernel_threads(rows.shape[0]):
             out_items, out_scores, counts = score_block(
                 rows, histories.indptr, histories.items, table.indptr, table.neighbours,
-                table.similarities, n, int(recent_items), float(recency_decay),
-                bool(exclude_seen), _n_chunks(rows.shape[0]))
+                table.similarities, n, recent, float(recency_decay), bool(exclude_seen),
+                _n_chunks(rows.shape[0]))
         parts.append(_compact(out_items, out_scores, counts))
     indptr, items, scores = _concatenate(parts, histories.n_rows)
     return Candidates(indptr, items, scores.astype(SCORE_DTYPE))

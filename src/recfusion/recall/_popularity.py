@@ -86,14 +86,7 @@ class Popularity(Strategy):
             take = ranking[: min(n, ranking.shape[0])]
             items = np.tile(take, (n_rows, 1))
             return Candidates.from_dense(items, self.scores_[items])
-        # Take enough of the global ranking to survive removing each row's history.
-        depth = min(ranking.shape[0], n + int(histories.lengths().max(initial=0)))
-        head = np.tile(ranking[:depth], (n_rows, 1))
-        is_seen = histories.contains(np.arange(n_rows)[:, None], head)
-        head = np.where(is_seen, -1, head)
-        # Stable compaction: keep the first n unseen per row.
-        order = np.argsort(is_seen, axis=1, kind="stable")[:, :n]
-        items = np.take_along_axis(head, order, axis=1)
+        items = _first_unseen(ranking, histories, n, self.n_items_)
         scores = np.where(items >= 0, self.scores_[np.maximum(items, 0)], 0.0)
         return Candidates.from_dense(items, scores)
 
@@ -102,6 +95,33 @@ class Popularity(Strategy):
 
     def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         self._set_scores(arrays["scores"].astype(np.float64))
+
+
+def _first_unseen(
+    ranking: np.ndarray, histories: Histories, n: int, n_items: int
+) -> np.ndarray:
+    """The first ``n`` items of ``ranking`` missing from each row's history, (n_rows, n).
+
+    With a row's seen ranking positions sorted as s_0 < s_1 < ..., let t_i = s_i - i; the
+    j-th unseen position is j + #{i : t_i <= j}. Memory is O(n_rows * n + history size),
+    whatever the history lengths; -1 marks slots past the end of the ranking.
+    """
+    size = ranking.shape[0]
+    position = np.full(n_items, size, dtype=np.int64)
+    position[ranking] = np.arange(size)
+    rows = np.repeat(np.arange(histories.n_rows, dtype=np.int64), histories.lengths())
+    seen = position[histories.items]
+    width = np.int64(size + 1)
+    keys = np.unique(rows[seen < size] * width + seen[seen < size])
+    key_rows = keys // width
+    starts = np.searchsorted(key_rows, np.arange(histories.n_rows), side="left")
+    rank_in_row = np.arange(keys.shape[0]) - starts[key_rows]
+    shifted = key_rows * width + (keys % width - rank_in_row)
+    slots = np.arange(n, dtype=np.int64)[None, :]
+    row_base = np.arange(histories.n_rows, dtype=np.int64)[:, None] * width
+    before = np.searchsorted(shifted, row_base + slots, side="right") - starts[:, None]
+    unseen = slots + before
+    return np.where(unseen < size, ranking[np.minimum(unseen, size - 1)], -1).astype(INDEX_DTYPE)
 
 
 __all__ = ["Popularity"]
