@@ -136,3 +136,24 @@ def _complete(name: str, data: bytes) -> bool:
     if name.endswith(".html"):
         return text.rstrip().endswith("</html>")
     return text.rstrip().endswith("}")
+
+
+@pytest.mark.spark
+def test_spark_engine_gives_the_same_itemcf_results(small_run, tmp_path):
+    import shutil
+
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None:
+        pytest.skip("the Spark engine needs a Java runtime (java not found)")
+    log, _, local = small_run
+    config = _config(log)
+    config.engine = "spark"
+    spark = run_job(config, tmp_path / "spark")
+    keep = (pl.col("strategy").is_in(["itemcf", "popularity"])) & ~pl.col("metric").is_in(
+        list(COST_METRICS)
+    )
+    left = local.table.filter(keep).sort(["segment", "strategy", "metric", "k"])
+    right = spark.table.filter(keep).sort(["segment", "strategy", "metric", "k"])
+    assert left.select("strategy", "metric", "k").equals(right.select("strategy", "metric", "k"))
+    assert np.allclose(left["value"].to_numpy(), right["value"].to_numpy(), atol=1e-9,
+                       equal_nan=True)

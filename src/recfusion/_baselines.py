@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 
 import numpy as np
 from implicit.cpu.als import AlternatingLeastSquares
 from implicit.nearest_neighbours import BM25Recommender
+from implicit.utils import ParameterWarning
 from threadpoolctl import threadpool_limits
 
 from recfusion.config import SplitConfig
@@ -75,7 +77,10 @@ def external_lists(
     lists["ext:implicit_als"] = _lists(als, train, users, n)
     started = time.perf_counter()
     bm25 = BM25Recommender(K=100)
-    bm25.fit(train.binary_matrix(), show_progress=False)
+    with warnings.catch_warnings():
+        # implicit converts its own BM25-weighted matrix and warns about it.
+        warnings.simplefilter("ignore", category=ParameterWarning)
+        bm25.fit(train.binary_matrix(), show_progress=False)
     seconds["ext:implicit_bm25"] = time.perf_counter() - started
     lists["ext:implicit_bm25"] = _lists(bm25, train, users, n)
     return lists, seconds

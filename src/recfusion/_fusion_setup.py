@@ -28,6 +28,7 @@ from recfusion.fusion import (
 from recfusion.fusion import diversity_curve
 from recfusion.fusion._fuser import LearnedFuser, MMRFuser, ScoreFuser
 from recfusion.pipeline import evaluated_users, fit_strategies, truth_csr
+from recfusion.errors import InputError
 from recfusion.recall import SideInfo
 
 logger = logging.getLogger(__name__)
@@ -95,7 +96,14 @@ def tune_on_validation(config: RunConfig, train: Interactions, side: SideInfo) -
     if fusion.tune_trials == 0 and fusion.method != "learned" and not fusion.compare_methods:
         return setup
     started = time.perf_counter()
-    split = split_interactions(train, config.split, validation=True)
+    try:
+        split = split_interactions(train, config.split, validation=True)
+    except InputError as exc:
+        raise InputError(
+            f"validation split (carved from the training part to tune fusion): {exc}. Hint: "
+            "the log is too small to tune on; set fusion.tune_trials = 0, "
+            "fusion.pareto_trials = 0 and fusion.compare_methods = false"
+        ) from None
     users = evaluated_users(split.train, split.test)
     strategies, _ = fit_strategies(config, split.train, side)
     histories = split.train.histories(users)

@@ -227,6 +227,7 @@ def _evaluate_and_write(
     files = write_report(out_dir, table, extras)
     files["gain"] = out_dir / "fusion_gain.csv"
     _io.write_text(files["gain"], _gains(config, evaluation, lists).write_csv(float_precision=6))
+    _warn_short_lists(lists.lists["fused"], config.evaluation.k)
     submission = _outputs.submission_text(
         split.train.user_ids, users, lists.lists["fused"], split.train.item_ids,
         config.evaluation.k,
@@ -237,6 +238,18 @@ def _evaluate_and_write(
     files["run"] = out_dir / "run.json"
     _outputs.write_run_json(files["run"], _run_payload(config, dataset, split, users, fitted, clock))
     return RunResult(table=table, files=files, timings=clock.seconds)
+
+
+def _warn_short_lists(fused: Candidates, k: int) -> None:
+    """Lists are shorter than k only when fewer than k eligible items exist: say so."""
+    short = fused.truncate(k).lengths() < k
+    if short.any():
+        logger.warning(
+            "%d of %d submitted lists hold fewer than k=%d items: those users have fewer "
+            "than %d items they have not interacted with (shortest list: %d); the remaining "
+            "cells of submission.csv are empty", int(short.sum()), short.shape[0], k, k,
+            int(fused.truncate(k).lengths().min()),
+        )
 
 
 def _gains(config: RunConfig, evaluation: Any, lists: _Lists) -> pl.DataFrame:

@@ -35,7 +35,13 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
 
 
 def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}")
+    """One clear line instead of a traceback for errors the user can fix."""
+    if isinstance(exc, OSError) and not isinstance(exc, RecfusionError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        message = f"cannot use a file or address{where}: {exc.strerror or exc}"
+    else:
+        message = str(exc)
+    console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
     raise typer.Exit(code=2)
 
 
@@ -116,7 +122,7 @@ def run(
             },
         )
         result = run_job(resolved, out, force=force)
-    except RecfusionError as exc:
+    except (RecfusionError, OSError) as exc:
         _fail(exc)
     Console().print(results_table(result.table, k=10))
     Console().print(f"outputs written to [bold]{out}[/]")
@@ -157,7 +163,7 @@ def train(
             },
         )
         train_bundle(resolved, out, force=force)
-    except RecfusionError as exc:
+    except (RecfusionError, OSError) as exc:
         _fail(exc)
     Console().print(f"model bundle written to [bold]{out}[/]")
 
@@ -178,7 +184,7 @@ def recommend(
     _setup_logging(verbose, quiet)
     try:
         summary = recommend_file(model, users, k, out, force=force)
-    except RecfusionError as exc:
+    except (RecfusionError, OSError) as exc:
         _fail(exc)
     Console().print(
         f"{summary.users} users scored ({summary.unknown_users} by popularity) into [bold]{out}[/]"
@@ -189,7 +195,7 @@ def recommend(
 def serve(
     model: Annotated[Path, typer.Option(help="Model bundle directory.")],
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     events: Annotated[
         Optional[Path],
         typer.Option(help="SQLite event database (default: events.sqlite3 beside --model)."),
@@ -222,7 +228,7 @@ def serve(
         settings = ServingSettings.from_env(model, events, max_body_bytes=max_body_bytes)
         level = "debug" if verbose else "warning" if quiet else "info"
         run_server(settings, host=host, port=port, log_level=level)
-    except RecfusionError as exc:
+    except (RecfusionError, OSError) as exc:
         _fail(exc)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import tomllib
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -265,7 +266,9 @@ class FusionConfig(StrictModel):
 
 class EvaluationConfig(StrictModel):
     k: int = Field(default=5, gt=0, description="Length of the submitted lists.")
-    ks: list[int] = Field(default_factory=lambda: [5, 10, 20])
+    ks: list[Annotated[int, Field(gt=0)]] = Field(
+        default_factory=lambda: [5, 10, 20], min_length=1, description="Cut-offs of every metric."
+    )
     latency_users: int = Field(
         default=200, ge=0, description="Users timed one by one for latency percentiles."
     )
@@ -290,7 +293,7 @@ class RunConfig(StrictModel):
         description="Where popularity and the ItemCF neighbour tables are computed; "
         "'spark' needs `pip install recfusion[spark]` and a Java runtime.",
     )
-    seed: int = 42
+    seed: int = Field(default=42, ge=0, le=2**32 - 1, description="Seed of every random step.")
 
     def to_toml(self) -> str:
         return tomli_w.dumps(self.model_dump(mode="json", exclude_none=True))
@@ -318,19 +321,36 @@ def load_config(path: Path) -> RunConfig:
 def _describe(exc: ValidationError, source: str) -> str:
     lines = [f"{source}: {exc.error_count()} invalid setting(s)"]
     for error in exc.errors():
-        path = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        location = _without_union_tag(tuple(error["loc"]))
+        path = ".".join(str(part) for part in location) or "(top level)"
         message = error["msg"]
         if error["type"] == "extra_forbidden":
-            message = f"unknown key{_suggest(error['loc'])}"
+            message = f"unknown key{_suggest(location)}"
         elif "input" in error and error["type"] != "missing":
             message = f"{message}; received {error['input']!r}"
         lines.append(f"  {path}: {message}")
     return "\n".join(lines)
 
 
+def _strategy_models() -> dict[str, Any]:
+    members = typing.get_args(typing.get_args(StrategyConfig)[0])
+    return {member.model_fields["kind"].default: member for member in members}
+
+
+def _without_union_tag(location: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop the kind tag pydantic inserts after ``strategies.NAME`` in error paths."""
+    if len(location) >= 3 and location[0] == "strategies" and location[2] in _strategy_models():
+        return (*location[:2], *location[3:])
+    return location
+
+
 def _suggest(location: tuple[Any, ...]) -> str:
     """' (did you mean X?)' when a known key of the same section is close."""
     model: Any = RunConfig
+    if len(location) == 3 and location[0] == "strategies":
+        names = {key for member in _strategy_models().values() for key in member.model_fields}
+        close = difflib.get_close_matches(str(location[-1]), sorted(names), n=1)
+        return f" (did you mean {close[0]!r}?)" if close else ""
     for part in location[:-1]:
         field = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
         annotation = getattr(field, "annotation", None)

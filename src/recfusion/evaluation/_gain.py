@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from recfusion.columns import ALL_USERS
+from recfusion.evaluation._bootstrap import bootstrap_means, paired_test, segment_rng
+
 GAIN_SCHEMA = {
     "method": pl.String,
     "best_single": pl.String,
@@ -30,32 +33,26 @@ def fusion_gains(
 ) -> pl.DataFrame:
     """``metric@k`` of each method minus the best single channel's, over the same users.
 
-    The best single channel is the one of ``singles`` with the highest mean. The interval
-    is the 2.5-97.5 percentile of the mean per-user difference over ``n_bootstrap``
-    resamples of users (the same resamples for every method); the p-value is two-sided,
-    from the resampled differences shifted to mean zero.
+    The best single channel is the one of ``singles`` with the highest mean. Resamples
+    of users are drawn exactly as :func:`recfusion.evaluation.evaluate` draws them for
+    segment "all" with the same seed, so the interval and p-value equal that of the
+    evaluation's paired test for the same pair (see ``paired_test``).
     """
     singles = [name for name in singles if (name, metric, k) in per_user]
-    if not singles:
+    methods = [name for name in methods if (name, metric, k) in per_user]
+    if not singles or not methods:
         return pl.DataFrame(schema=GAIN_SCHEMA)
     means = {name: float(np.nanmean(per_user[(name, metric, k)])) for name in singles}
     best = max(singles, key=lambda name: (means[name], name))
-    base = per_user[(best, metric, k)]
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, base.shape[0], size=(n_bootstrap, base.shape[0]))
+    columns = np.column_stack([per_user[(name, metric, k)] for name in [*methods, best]])
+    resampled = bootstrap_means(columns, n_bootstrap, segment_rng(seed, ALL_USERS))
     rows = []
-    for method in methods:
-        if (method, metric, k) not in per_user:
-            continue
-        diff = np.nan_to_num(per_user[(method, metric, k)] - base)
-        observed = float(diff.mean())
-        resampled = diff[draws].mean(axis=1)
-        low, high = np.quantile(resampled, [0.025, 0.975])
-        extreme = np.count_nonzero(np.abs(resampled - observed) >= abs(observed))
+    for index, method in enumerate(methods):
+        observed = float(np.nanmean(columns[:, index] - columns[:, -1]))
+        low, high, p_value = paired_test(resampled[:, index], resampled[:, -1], observed)
         rows.append((
-            method, best, metric, k, float(np.nanmean(per_user[(method, metric, k)])),
-            means[best], observed, float(low), float(high),
-            min(1.0, (1.0 + extreme) / (n_bootstrap + 1.0)),
+            method, best, metric, k, float(np.nanmean(columns[:, index])), means[best],
+            observed, low, high, p_value,
         ))
     return pl.DataFrame(rows, schema=GAIN_SCHEMA, orient="row")
 
