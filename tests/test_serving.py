@@ -368,10 +368,10 @@ def test_request_in_flight_finishes_on_the_bundle_it_started_with(
     started, release = threading.Event(), threading.Event()
     original = _scoring.recommend_history
 
-    def slow(bundle, history, k):
+    def slow(bundle, history, k, user_index=None):
         started.set()
         assert release.wait(10)
-        return original(bundle, history, k)
+        return original(bundle, history, k, user_index)
 
     monkeypatch.setattr(_scoring, "recommend_history", slow)
     old = client.get("/readyz").json()["model"]

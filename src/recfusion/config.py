@@ -253,7 +253,10 @@ class FusionConfig(StrictModel):
     mmr_similarity: Literal["genres", "vectors"] = "genres"
     mmr_candidates: int = Field(default=50, gt=0, description="Fused items MMR picks from.")
     cold_start: Literal["popularity", "segment"] = Field(
-        default="popularity", description="Empty histories: global or segment popularity."
+        default="segment",
+        description="Users with no history: popularity within their segment (user "
+        "attributes such as age band, gender, occupation) when the data has user "
+        "attributes, else global popularity.",
     )
 
     @model_validator(mode="after")

@@ -18,6 +18,7 @@ import numpy as np
 from recfusion._measure import peak_memory
 from recfusion.config import RunConfig
 from recfusion.data import Candidates, Histories, Interactions
+from recfusion.fusion._coldstart import SegmentPopularity
 from recfusion.recall import Popularity, SideInfo, Strategy, build_strategy
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class Recommender:
     fuser: Fuser
     candidates: dict[str, int]
     fit_seconds: dict[str, float] = field(default_factory=dict)
+    segment: SegmentPopularity | None = None
 
     def channel_candidates(self, histories: Histories) -> dict[str, Candidates]:
         """Each channel's candidates for ``histories``, seen items excluded."""
@@ -75,9 +77,22 @@ class Recommender:
         return finalize(fused, histories, self.filler, k)
 
 
+    def cold_start(self, users: np.ndarray | None, k: int) -> Candidates:
+        """Lists for users with no history: segment popularity when fitted, else global.
+
+        ``users`` are user indices (None or -1 for users unknown to the model).
+        """
+        if users is None or self.segment is None or np.any(np.asarray(users) < 0):
+            rows = 1 if users is None else len(users)
+            return self.filler.recommend(Histories.from_lists([[]] * rows), k)
+        empty = Histories.from_lists([[]] * len(users))
+        return self.segment.recommend(empty, k, users=np.asarray(users))
+
     def save(self, directory: Path) -> list[Path]:
         """Write channels, filler and fuser into sub-folders of ``directory``."""
         written: list[Path] = []
+        if self.segment is not None:
+            written += self.segment.save(directory / "segment")
         for name, strategy in self.strategies.items():
             written += strategy.save(directory / "strategies" / name)
         written += self.filler.save(directory / "filler")
@@ -108,11 +123,14 @@ class Recommender:
             for name, kind in layout["strategies"]
         }
         filler = Popularity.load(directory / "filler")
+        segment_dir = directory / "segment"
+        segment = SegmentPopularity.load(segment_dir) if segment_dir.is_dir() else None
         return cls(
             strategies=strategies,
             filler=filler,  # type: ignore[arg-type]
             fuser=load_fuser(directory / "fuser", feature_log, side),
             candidates={name: int(n) for name, n in layout["candidates"].items()},
+            segment=segment,
         )
 
 
@@ -180,12 +198,16 @@ def fit_recommender(config: RunConfig, interactions: Interactions, side: SideInf
     strategies, seconds = fit_strategies(config, interactions, side)
     names = list(strategies)
     fusers = setup.fusers(names, interactions, side)
+    segment = None
+    if config.fusion.cold_start == "segment" and side.users is not None:
+        segment = SegmentPopularity().fit(interactions, side)
     return Recommender(
         strategies=strategies,
         filler=fit_filler(interactions),
         fuser=fusers[setup.chosen()],
         candidates=setup.budgets(names),
         fit_seconds=seconds,
+        segment=segment,
     )
 
 

@@ -141,7 +141,7 @@ def _add_recommendation_routes(app: FastAPI, state: ServingState) -> None:
         bundle = state.bundle
         events = state.events.user_events(user_id)
         history = scoring.user_history(bundle, user_id, events)
-        ranked = scoring.recommend_history(bundle, history, k)
+        ranked = scoring.recommend_history(bundle, history, k, bundle.user_lookup.get(user_id))
         return JSONResponse({
             "user_id": user_id,
             "known_user": bool(events) or user_id in bundle.user_lookup,

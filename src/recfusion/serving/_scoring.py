@@ -70,13 +70,16 @@ def as_histories(history: History) -> Histories:
     )
 
 
-def popular(bundle: Bundle, k: int) -> Ranked:
+def popular(bundle: Bundle, k: int, user_index: int | None = None) -> Ranked:
     """The popularity fallback: the ``k`` most popular items of the bundle.
 
+    A user the bundle knows (by attributes) but with no history gets the popularity of
+    their segment when the bundle was trained with ``fusion.cold_start = "segment"``.
     When fewer than ``k`` items have any interaction, the rest follow in catalogue order
     with score 0, so the list holds ``min(k, n_items)`` distinct items.
     """
-    items, scores = bundle.recommender.filler.recommend(_EMPTY, k).row(0)
+    users = None if user_index is None else np.array([user_index])
+    items, scores = bundle.recommender.cold_start(users, k).row(0)
     missing = min(k, bundle.n_items) - items.shape[0]
     if missing > 0:
         rest = np.setdiff1d(np.arange(bundle.n_items), items)[:missing]
@@ -85,10 +88,12 @@ def popular(bundle: Bundle, k: int) -> Ranked:
     return _ranked(bundle, items, scores, fallback=POPULARITY)
 
 
-def recommend_history(bundle: Bundle, history: History, k: int) -> Ranked:
+def recommend_history(
+    bundle: Bundle, history: History, k: int, user_index: int | None = None
+) -> Ranked:
     """Fused top-``k`` for one history; popularity (flagged) when it holds no known item."""
     if history.items.shape[0] == 0:
-        return popular(bundle, k)
+        return popular(bundle, k, user_index)
     items, scores = bundle.recommender.recommend(as_histories(history), k).row(0)
     return _ranked(bundle, items, scores)
 
