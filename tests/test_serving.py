@@ -362,9 +362,14 @@ def test_failed_reload_keeps_serving_the_old_bundle(client: TestClient, model: P
 
 
 def test_request_in_flight_finishes_on_the_bundle_it_started_with(
-    client: TestClient, model: Path, monkeypatch
+    model: Path, monkeypatch
 ) -> None:
-    """Guards against a handler reading the bundle reference twice (a mixed answer)."""
+    """Guards against a handler reading the bundle reference twice (a mixed answer).
+
+    The bundle is swapped from another thread, as SIGHUP does, while a request is inside
+    scoring (recommendation handlers run on the event loop, so an HTTP reload would only
+    start after the request).
+    """
     started, release = threading.Event(), threading.Event()
     original = _scoring.recommend_history
 
@@ -373,22 +378,25 @@ def test_request_in_flight_finishes_on_the_bundle_it_started_with(
         assert release.wait(10)
         return original(bundle, history, k, user_index)
 
-    monkeypatch.setattr(_scoring, "recommend_history", slow)
-    old = client.get("/readyz").json()["model"]
-    result: dict = {}
-    worker = threading.Thread(
-        target=lambda: result.update(client.get("/v1/users/u2/recommendations?k=2").json())
-    )
-    worker.start()
-    assert started.wait(10)
-    log = random_log()
-    save_bundle(model, build_recommender(log), log)
-    new = client.post("/admin/reload").json()["model"]
-    release.set()
-    worker.join(10)
-    # The old toy model: u2 saw a, ü/ß 🎬, d"q -> b/c, e; the new model has no user u2.
-    assert result["model"] == old != new
-    assert [e["item_id"] for e in result["items"]] == ["b/c", "e"]
-    monkeypatch.setattr(_scoring, "recommend_history", original)
-    after = client.get("/v1/users/u2/recommendations").json()
-    assert after["model"] == new and after["fallback"] == "popularity"
+    state = ServingState(ServingSettings(model=model))
+    with TestClient(create_app(state)) as client:
+        monkeypatch.setattr(_scoring, "recommend_history", slow)
+        old = client.get("/readyz").json()["model"]
+        result: dict = {}
+        worker = threading.Thread(
+            target=lambda: result.update(client.get("/v1/users/u2/recommendations?k=2").json())
+        )
+        worker.start()
+        assert started.wait(10)
+        log = random_log()
+        save_bundle(model, build_recommender(log), log)
+        state.reload()
+        release.set()
+        worker.join(10)
+        # The old toy model: u2 saw a, ü/ß 🎬, d"q -> b/c, e; the new model has no user u2.
+        new = client.get("/readyz").json()["model"]
+        assert result["model"] == old != new
+        assert [e["item_id"] for e in result["items"]] == ["b/c", "e"]
+        monkeypatch.setattr(_scoring, "recommend_history", original)
+        after = client.get("/v1/users/u2/recommendations").json()
+        assert after["model"] == new and after["fallback"] == "popularity"
