@@ -13,9 +13,9 @@ Run from the repository root::
 
     # a bundle made by `recfusion train --data movielens-100k --out model/`
     .venv/bin/python benchmarks/serve_load.py --model model/
-    # until the full pipeline exists: ML-100K, the default config's strategies (or only
-    # Popularity) and the test suite's sum fuser (the server then runs through
-    # tests/test_serving_support.py, which teaches load_fuser that fuser)
+    # quick runs without `recfusion train`: ML-100K with the default config's strategies
+    # (or only Popularity) and the test suite's plain sum fuser (the server then runs
+    # through tests/test_serving_support.py, which teaches load_fuser that fuser)
     .venv/bin/python benchmarks/serve_load.py --build interim
     .venv/bin/python benchmarks/serve_load.py --build popularity
 """

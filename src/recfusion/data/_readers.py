@@ -280,9 +280,38 @@ def read_table(spec: ReadSpec, columns: list[str]) -> pl.DataFrame:
                 return _read_parquet(spec, columns)
             if spec.split_lines:
                 return _read_split_lines(spec, columns)
-            return _scan_text(spec).select(ROW, *columns).collect()
+            frame = _scan_text(spec).select(ROW, *columns).collect()
+            _check_no_extra_fields(spec)
+            return frame
         except pl.exceptions.PolarsError as exc:
             raise translate(spec, exc) from None
+
+
+def _check_no_extra_fields(spec: ReadSpec) -> None:
+    """Reject records with more fields than the header, which a projected read ignores.
+
+    A streaming pass that touches every column (its output is empty) makes polars check
+    each record's field count; only on failure is the file re-read to find the line.
+    """
+    all_empty = pl.all_horizontal(pl.exclude(ROW).is_null())
+    try:
+        _scan_text(spec).filter(all_empty).select(ROW).collect(engine="streaming")
+    except pl.exceptions.ComputeError as exc:
+        if "more fields" not in str(exc):
+            raise
+        record, found, expected = _first_long_record(spec)
+        raise field_count_error(spec, record, found, expected) from None
+
+
+def _first_long_record(spec: ReadSpec) -> tuple[int, int, int]:
+    """(0-based record, fields, header fields) of the first record longer than the header."""
+    with open(spec.path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, delimiter=spec.separator, quotechar='"')
+        expected = len(next(reader, []))
+        for record, fields in enumerate(reader):
+            if len(fields) > expected:
+                return record, len(fields), expected
+    return 0, expected + 1, expected
 
 
 def _read_parquet(spec: ReadSpec, columns: list[str]) -> pl.DataFrame:
