@@ -242,6 +242,7 @@ def _scan_text(spec: ReadSpec) -> pl.LazyFrame:
 
 def check_columns(spec: ReadSpec, header: list[str], wanted: dict[str, str]) -> None:
     """Raise when a configured column is absent; ``wanted`` maps config key to column name."""
+    _check_unique_header(spec)
     for key, name in wanted.items():
         if name in header:
             continue
@@ -255,6 +256,22 @@ def check_columns(spec: ReadSpec, header: list[str], wanted: dict[str, str]) -> 
             spec,
             f"column '{name}' ({key}) is missing; the header has {shown}",
             hint + (" (closest existing name)" if guess else ""),
+        )
+
+
+def _check_unique_header(spec: ReadSpec) -> None:
+    """A header naming a column twice is ambiguous (polars would silently rename one)."""
+    if spec.layout == "parquet" or spec.split_lines:
+        return
+    with open(spec.path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        names = next(csv.reader(handle, delimiter=spec.separator, quotechar='"'), [])
+    names = [_strip_type(name) for name in names] if spec.layout == "atomic" else names
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise fail(
+            spec,
+            f"the header names column(s) {', '.join(repr(n) for n in repeated)} more than once",
+            "give every column a distinct name in the header line",
         )
 
 

@@ -42,6 +42,7 @@ TEXT: dict[str, str | bytes] = {
     "weight_empty.csv": "user,item,ts,w\nu1,i1,1,1\nu1,i2,2,\n",
     "weight_inf.csv": "user,item,ts,w\nu1,i1,1,inf\n",
     "too_many_fields.csv": "user,item,ts\nu1,i1,1\nu1,i2,2,extra\n",
+    "duplicate_header.csv": "user,item,ts,user\nu1,i1,1,u9\n",
     "extra_field_after_unused_column.csv": "user,item,ts,note\nu1,i1,1,a\nu1,i2,2,b,extra\n",
     "too_few_fields.csv": "user,item,ts\nu1,i1,1\nu1,i2,2\nu2,i3\n",
     "trailing_delimiter.csv": "user,item,ts\nu1,i1,1,\n",
