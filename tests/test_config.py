@@ -9,7 +9,8 @@ from recfusion.errors import ConfigError
 
 
 def test_unknown_key_names_path_and_suggests_close_name():
-    with pytest.raises(ConfigError, match=r"fusion\.weigths: unknown key \(did you mean 'weights'\?\)"):
+    expected = r"fusion\.weigths: unknown key \(did you mean 'weights'\?\)"
+    with pytest.raises(ConfigError, match=expected):
         parse_config({"data": {"dataset": "movielens-100k"}, "fusion": {"weigths": {}}})
 
 

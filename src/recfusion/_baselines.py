@@ -59,7 +59,8 @@ def pick_als_regularization(train: Interactions, split: SplitConfig, seed: int) 
     scores = {}
     for value in ALS_REGULARIZATION:
         model = _als(validation.train, value, seed)
-        scores[value] = _ndcg(_lists(model, validation.train, users, 10), validation.test, users, 10)
+        lists = _lists(model, validation.train, users, 10)
+        scores[value] = _ndcg(lists, validation.test, users, 10)
     best = max(scores, key=lambda value: (scores[value], -value))
     logger.info("implicit ALS validation NDCG@10 by regularisation: %s -> %s", scores, best)
     return best

@@ -80,13 +80,26 @@ class FusionSetup:
 
     def chosen(self) -> str:
         """Report name of the fuser used for the submission and the served model."""
-        return "mmr" if self.similarity is not None and self.mmr_lambda < 1.0 else self.base_method()
+        diversify = self.similarity is not None and self.mmr_lambda < 1.0
+        return "mmr" if diversify else self.base_method()
 
     def weights_table(self) -> dict[str, dict[str, float]]:
         table = {"weighted": {n: float(w) for n, w in self.config.fusion.weights.items()}}
         if self.tuning is not None:
             table["tuned"] = dict(self.tuning.weights)
         return table
+
+
+@dataclass(frozen=True, eq=False)
+class _Validation:
+    """Channel candidates of the validation users and what scoring them needs."""
+
+    channels: dict[str, Candidates]
+    histories: Histories
+    feature_log: Interactions
+    indptr: np.ndarray
+    items: np.ndarray
+    side: SideInfo
 
 
 def tune_on_validation(config: RunConfig, train: Interactions, side: SideInfo) -> FusionSetup:
@@ -112,26 +125,22 @@ def tune_on_validation(config: RunConfig, train: Interactions, side: SideInfo) -
         for name, strategy in strategies.items()
     }
     indptr, items = truth_csr(split.test, users)
+    validation = _Validation(channels, histories, split.train, indptr, items, side)
     setup.seconds["validation_fit"] = time.perf_counter() - started
     if fusion.tune_trials > 0:
-        _tune(setup, channels, indptr, items, train.n_items)
+        _tune(setup, validation)
     if fusion.method == "learned" or fusion.compare_methods:
-        _learn(setup, channels, histories, split.train, indptr, items, side)
+        _learn(setup, validation)
     setup.similarity = item_similarity(config, side, train.n_items)
     if setup.similarity is not None:
-        _pick_mmr(setup, channels, histories, split.train, indptr, items, side)
+        _pick_mmr(setup, validation)
     return setup
 
 
-def _tune(
-    setup: FusionSetup,
-    channels: dict[str, Candidates],
-    indptr: np.ndarray,
-    items: np.ndarray,
-    n_items: int,
-) -> None:
+def _tune(setup: FusionSetup, validation: _Validation) -> None:
     fusion, seed = setup.config.fusion, setup.config.seed
     started = time.perf_counter()
+    channels, indptr, items = validation.channels, validation.indptr, validation.items
     setup.tuning = tune_weights(
         channels, indptr, items, k=fusion.tune_k, metric=fusion.tune_metric,
         n_trials=fusion.tune_trials, seed=seed, normalization=fusion.normalization,
@@ -142,22 +151,15 @@ def _tune(
     if fusion.pareto_trials > 0:
         started = time.perf_counter()
         setup.pareto = tune_pareto(
-            channels, indptr, items, catalogue_coverage(n_items), k=fusion.tune_k,
+            channels, indptr, items, catalogue_coverage(validation.feature_log.n_items),
+            k=fusion.tune_k,
             metric=fusion.tune_metric, n_trials=fusion.pareto_trials, seed=seed,
             normalization=fusion.normalization, tune_budgets=fusion.tune_budgets,
         )
         setup.seconds["pareto"] = time.perf_counter() - started
 
 
-def _learn(
-    setup: FusionSetup,
-    channels: dict[str, Candidates],
-    histories: Histories,
-    feature_log: Interactions,
-    indptr: np.ndarray,
-    items: np.ndarray,
-    side: SideInfo,
-) -> None:
+def _learn(setup: FusionSetup, validation: _Validation) -> None:
     fusion = setup.config.fusion
     started = time.perf_counter()
     tuned = setup.tuning
@@ -170,7 +172,10 @@ def _learn(
         base_normalization=fusion.normalization,
         seed=setup.config.seed,
     )
-    setup.learned = model.fit(channels, histories, feature_log, indptr, items, side)
+    setup.learned = model.fit(
+        validation.channels, validation.histories, validation.feature_log,
+        validation.indptr, validation.items, validation.side,
+    )
     setup.seconds["learn"] = time.perf_counter() - started
 
 
@@ -178,24 +183,20 @@ def _learn(
 MMR_GRID = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
-def _pick_mmr(
-    setup: FusionSetup,
-    channels: dict[str, Candidates],
-    histories: Histories,
-    feature_log: Interactions,
-    indptr: np.ndarray,
-    items: np.ndarray,
-    side: SideInfo,
-) -> None:
+def _pick_mmr(setup: FusionSetup, validation: _Validation) -> None:
     """Choose the MMR trade-off of the submitted fusion on validation (or take the config's)."""
     fusion = setup.config.fusion
     if fusion.mmr_lambda is not None:
         setup.mmr_lambda = fusion.mmr_lambda
         return
     started = time.perf_counter()
-    base = setup.fusers(list(channels), feature_log, side)[setup.base_method()]
-    pool = base(channels, histories).truncate(fusion.mmr_candidates)
-    curve = diversity_curve(pool, indptr, items, setup.similarity, list(MMR_GRID), k=fusion.tune_k)
+    names = list(validation.channels)
+    base = setup.fusers(names, validation.feature_log, validation.side)[setup.base_method()]
+    pool = base(validation.channels, validation.histories).truncate(fusion.mmr_candidates)
+    curve = diversity_curve(
+        pool, validation.indptr, validation.items, setup.similarity, list(MMR_GRID),
+        k=fusion.tune_k,
+    )
     best = curve.sort(["ndcg", "lambda"], descending=[True, True]).row(0, named=True)
     setup.mmr_lambda, setup.mmr_curve = float(best["lambda"]), curve
     setup.seconds["mmr"] = time.perf_counter() - started

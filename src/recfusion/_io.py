@@ -94,4 +94,11 @@ def _fsync_file(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
-__all__ = ["atomic_directory", "atomic_open", "atomic_path", "write_bytes", "write_text", "write_with"]
+__all__ = [
+    "atomic_directory",
+    "atomic_open",
+    "atomic_path",
+    "write_bytes",
+    "write_text",
+    "write_with",
+]

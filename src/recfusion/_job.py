@@ -236,7 +236,8 @@ def _evaluate_and_write(
     files["submission"] = out_dir / "submission.csv"
     clock.lap("write outputs")
     files["run"] = out_dir / "run.json"
-    _outputs.write_run_json(files["run"], _run_payload(config, dataset, split, users, fitted, clock))
+    payload = _run_payload(config, dataset, split, users, fitted, clock)
+    _outputs.write_run_json(files["run"], payload)
     return RunResult(table=table, files=files, timings=clock.seconds)
 
 

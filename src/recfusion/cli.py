@@ -80,26 +80,53 @@ def build_config(
     return parse_config(raw, source=source)
 
 
+def _data_overrides(
+    dataset: str | None, interactions: Path | None, user: str | None, item: str | None,
+    timestamp: str | None, weight: str | None, items: Path | None, item_id_col: str | None,
+) -> dict[str, Any]:
+    """The data options of ``run`` and ``train`` keyed as :func:`build_config` expects."""
+    return {
+        "dataset": dataset, "interactions": interactions, "user": user, "item": item,
+        "timestamp": timestamp, "weight": weight, "items": items, "item_id_col": item_id_col,
+    }
+
+
+# Options shared by several commands, declared once.
+ConfigOpt = Annotated[Optional[Path], typer.Option(help="TOML config file.")]
+DatasetOpt = Annotated[Optional[str], typer.Option(help="Built-in dataset: movielens-100k.")]
+InteractionsOpt = Annotated[Optional[Path], typer.Option(help="Interaction log file.")]
+UserColOpt = Annotated[Optional[str], typer.Option(help="User id column.")]
+ItemColOpt = Annotated[Optional[str], typer.Option(help="Item id column.")]
+TimeColOpt = Annotated[Optional[str], typer.Option(help="Timestamp column.")]
+WeightColOpt = Annotated[Optional[str], typer.Option(help="Weight column.")]
+ItemsOpt = Annotated[Optional[Path], typer.Option(help="Item metadata file.")]
+ItemIdColOpt = Annotated[Optional[str], typer.Option(help="Item id column of --items.")]
+SeedOpt = Annotated[Optional[int], typer.Option(help="Random seed.")]
+EngineOpt = Annotated[
+    Optional[str], typer.Option(help="local (default) or spark for ItemCF/popularity.")
+]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q")]
+
+
 @app.command()
 def run(
-    config: Annotated[Optional[Path], typer.Option(help="TOML config file.")] = None,
-    data: Annotated[Optional[str], typer.Option(help="Built-in dataset: movielens-100k.")] = None,
-    interactions: Annotated[Optional[Path], typer.Option(help="Interaction log file.")] = None,
-    user_col: Annotated[Optional[str], typer.Option(help="User id column.")] = None,
-    item_col: Annotated[Optional[str], typer.Option(help="Item id column.")] = None,
-    time_col: Annotated[Optional[str], typer.Option(help="Timestamp column.")] = None,
-    weight_col: Annotated[Optional[str], typer.Option(help="Weight column.")] = None,
-    items: Annotated[Optional[Path], typer.Option(help="Item metadata file.")] = None,
-    item_id_col: Annotated[Optional[str], typer.Option(help="Item id column of --items.")] = None,
+    config: ConfigOpt = None,
+    data: DatasetOpt = None,
+    interactions: InteractionsOpt = None,
+    user_col: UserColOpt = None,
+    item_col: ItemColOpt = None,
+    time_col: TimeColOpt = None,
+    weight_col: WeightColOpt = None,
+    items: ItemsOpt = None,
+    item_id_col: ItemIdColOpt = None,
     k: Annotated[Optional[int], typer.Option(help="Length of the submitted lists.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
-    engine: Annotated[
-        Optional[str], typer.Option(help="local (default) or spark for ItemCF/popularity.")
-    ] = None,
+    seed: SeedOpt = None,
+    engine: EngineOpt = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/latest"),
     force: Annotated[bool, typer.Option(help="Overwrite existing outputs.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Split, fit every strategy, fuse, evaluate and write the run's outputs."""
     from recfusion._job import run_job
@@ -110,16 +137,9 @@ def run(
         resolved = build_config(
             config,
             overrides={"evaluation.k": k, "seed": seed, "engine": engine},
-            data_overrides={
-                "dataset": data,
-                "interactions": interactions,
-                "user": user_col,
-                "item": item_col,
-                "timestamp": time_col,
-                "weight": weight_col,
-                "items": items,
-                "item_id_col": item_id_col,
-            },
+            data_overrides=_data_overrides(
+                data, interactions, user_col, item_col, time_col, weight_col, items, item_id_col
+            ),
         )
         result = run_job(resolved, out, force=force)
     except (RecfusionError, OSError) as exc:
@@ -131,22 +151,20 @@ def run(
 @app.command()
 def train(
     out: Annotated[Path, typer.Option(help="Model bundle directory to write.")],
-    config: Annotated[Optional[Path], typer.Option(help="TOML config file.")] = None,
-    data: Annotated[Optional[str], typer.Option(help="Built-in dataset: movielens-100k.")] = None,
-    interactions: Annotated[Optional[Path], typer.Option(help="Interaction log file.")] = None,
-    user_col: Annotated[Optional[str], typer.Option(help="User id column.")] = None,
-    item_col: Annotated[Optional[str], typer.Option(help="Item id column.")] = None,
-    time_col: Annotated[Optional[str], typer.Option(help="Timestamp column.")] = None,
-    weight_col: Annotated[Optional[str], typer.Option(help="Weight column.")] = None,
-    items: Annotated[Optional[Path], typer.Option(help="Item metadata file.")] = None,
-    item_id_col: Annotated[Optional[str], typer.Option(help="Item id column of --items.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
-    engine: Annotated[
-        Optional[str], typer.Option(help="local (default) or spark for ItemCF/popularity.")
-    ] = None,
+    config: ConfigOpt = None,
+    data: DatasetOpt = None,
+    interactions: InteractionsOpt = None,
+    user_col: UserColOpt = None,
+    item_col: ItemColOpt = None,
+    time_col: TimeColOpt = None,
+    weight_col: WeightColOpt = None,
+    items: ItemsOpt = None,
+    item_id_col: ItemIdColOpt = None,
+    seed: SeedOpt = None,
+    engine: EngineOpt = None,
     force: Annotated[bool, typer.Option(help="Replace an existing bundle.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Fit every strategy and the fuser on ALL interactions and save a model bundle."""
     from recfusion.serving import train_bundle
@@ -156,11 +174,9 @@ def train(
         resolved = build_config(
             config,
             overrides={"seed": seed, "engine": engine},
-            data_overrides={
-                "dataset": data, "interactions": interactions, "user": user_col,
-                "item": item_col, "timestamp": time_col, "weight": weight_col,
-                "items": items, "item_id_col": item_id_col,
-            },
+            data_overrides=_data_overrides(
+                data, interactions, user_col, item_col, time_col, weight_col, items, item_id_col
+            ),
         )
         train_bundle(resolved, out, force=force)
     except (RecfusionError, OSError) as exc:
@@ -175,8 +191,8 @@ def recommend(
     out: Annotated[Path, typer.Option(help="Output CSV: user_id,item_1..item_k.")],
     k: Annotated[int, typer.Option(min=1, help="Items per user.")] = 10,
     force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Batch-score users with a bundle; unknown users get the popularity fallback."""
     from recfusion.serving import recommend_file
@@ -210,8 +226,8 @@ def serve(
             "run in parallel on a thread pool.",
         ),
     ] = 1,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Serve the HTTP API (API key from RECFUSION_API_KEY; SIGHUP reloads the bundle)."""
     import os

@@ -103,7 +103,10 @@ class Interactions:
 
     @cached_property
     def user_indptr(self) -> np.ndarray:
-        """CSR row pointer over users, shape (n_users + 1,): user u owns rows indptr[u]:indptr[u+1]."""
+        """CSR row pointer over users, shape (n_users + 1,).
+
+        User u owns rows ``indptr[u]:indptr[u + 1]``.
+        """
         counts = np.bincount(self.users, minlength=self.n_users)
         indptr = np.zeros(self.n_users + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
