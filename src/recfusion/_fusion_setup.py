@@ -215,8 +215,4 @@ def item_similarity(config: RunConfig, side: SideInfo, n_items: int) -> ItemSimi
     return None if categories is None else ItemSimilarity(categories=categories[0])
 
 
-def pareto_front(setup: FusionSetup) -> pl.DataFrame | None:
-    return None if setup.pareto is None else setup.pareto.front
-
-
-__all__ = ["FusionSetup", "item_similarity", "pareto_front", "tune_on_validation"]
+__all__ = ["FusionSetup", "item_similarity", "tune_on_validation"]

@@ -362,6 +362,10 @@ def _run_payload(
         },
         "fusion": {
             "submitted_method": setup.chosen(),
+            "mmr_lambda": setup.mmr_lambda,
+            "mmr_validation_curve": (
+                setup.mmr_curve.to_dicts() if setup.mmr_curve is not None else None
+            ),
             "weights": setup.weights_table(),
             "budgets": setup.tuning.budgets if setup.tuning is not None else None,
             "seconds": setup.seconds,
