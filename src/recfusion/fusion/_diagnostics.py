@@ -17,10 +17,21 @@ FUSION = "fusion"
 
 
 def _keys(candidates: Candidates, width: int, k: int | None = None) -> np.ndarray:
-    """Sorted (row * width + item) keys of a Candidates (its first ``k`` per row)."""
+    """Sorted (row * width + item) keys of a Candidates (its first ``k`` per row).
+
+    Items within a row are distinct (the Candidates contract), so sorting suffices.
+    """
     if k is not None:
         candidates = candidates.truncate(k)
-    return np.unique(row_ids(candidates.indptr) * width + candidates.items.astype(np.int64))
+    return np.sort(row_ids(candidates.indptr) * width + candidates.items.astype(np.int64))
+
+
+def _member(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """Whether each of ``keys`` is in ``sorted_keys`` (binary search; no re-sorting)."""
+    if sorted_keys.shape[0] == 0:
+        return np.zeros(keys.shape[0], dtype=bool)
+    position = np.minimum(np.searchsorted(sorted_keys, keys), sorted_keys.shape[0] - 1)
+    return sorted_keys[position] == keys
 
 
 def _per_row(keys: np.ndarray, width: int, n_rows: int) -> np.ndarray:
@@ -33,9 +44,9 @@ def _channel_row(
 ) -> dict[str, float | str | int]:
     """Hit rate and recall at the channel's own budget, and NDCG@k of its top k."""
     n_rows = candidates.n_rows
-    found = np.isin(_keys(candidates, width), truth_keys(*truth, width))
-    hits = _per_row(_keys(candidates, width)[found], width, n_rows)
-    n_truth = _per_row(truth_keys(*truth, width), width, n_rows)
+    keys, targets = _keys(candidates, width), truth_keys(*truth, width)
+    hits = _per_row(keys[_member(keys, targets)], width, n_rows)
+    n_truth = _per_row(targets, width, n_rows)
     recommended, _ = candidates.to_dense(k)
     return {
         STRATEGY: name,
@@ -47,10 +58,10 @@ def _channel_row(
 
 
 def _shares(
-    names: list[str], channels: Mapping[str, Candidates], fused_keys: np.ndarray, width: int
+    names: list[str], keys: Mapping[str, np.ndarray], fused_keys: np.ndarray
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Share of fused top-k slots each channel returned, and returned alone."""
-    member = np.column_stack([np.isin(fused_keys, _keys(channels[n], width)) for n in names])
+    member = np.column_stack([_member(fused_keys, keys[n]) for n in names])
     alone = member & (member.sum(axis=1, keepdims=True) == 1)
     total = max(fused_keys.shape[0], 1)
     share = {n: float(member[:, i].sum() / total) for i, n in enumerate(names)}
@@ -66,14 +77,18 @@ def overlap_matrix(channels: Mapping[str, Candidates]) -> pl.DataFrame:
     """
     names = check_channels(channels, "overlap_matrix")
     width = 1 + max(int(c.items.max(initial=0)) for c in channels.values())
-    n_rows = channels[names[0]].n_rows
     keys = {n: _keys(channels[n], width) for n in names}
+    return _overlap(names, keys, width, channels[names[0]].n_rows)
+
+
+def _overlap(names: list[str], keys: Mapping[str, np.ndarray], width: int, n_rows: int):
+    """:func:`overlap_matrix` from precomputed sorted keys."""
     sizes = {n: _per_row(keys[n], width, n_rows) for n in names}
     table: dict[str, list] = {STRATEGY: names}
     for other in names:
         column = []
         for name in names:
-            common = _per_row(keys[name][np.isin(keys[name], keys[other])], width, n_rows)
+            common = _per_row(keys[name][_member(keys[name], keys[other])], width, n_rows)
             union = sizes[name] + sizes[other] - common
             used = union > 0
             column.append(float((common[used] / union[used]).mean()) if used.any() else 0.0)
@@ -123,7 +138,8 @@ def channel_diagnostics(
     )
     records = [_channel_row(n, subset[n], truth, width, k) for n in names]
     records.append(_channel_row(FUSION, top, truth, width, k))
-    share, exclusive = _shares(names, subset, _keys(top, width), width)
+    keys = {n: _keys(subset[n], width) for n in names}
+    share, exclusive = _shares(names, keys, _keys(top, width))
     best = max(record["ndcg"] for record in records[:-1])
     for record in records:
         name = record[STRATEGY]
@@ -133,7 +149,7 @@ def channel_diagnostics(
         record["gain"] = record["ndcg"] - best
     columns = [STRATEGY, K, "budget", "hit_rate", "recall", "ndcg", "share",
                "exclusive_share", "gain"]
-    return pl.DataFrame(records).select(columns), overlap_matrix(subset)
+    return pl.DataFrame(records).select(columns), _overlap(names, keys, width, top.n_rows)
 
 
 __all__ = ["FUSION", "channel_diagnostics", "overlap_matrix"]
