@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -293,7 +294,7 @@ class LearnedFusion:
                     f"LearnedFusion.predict: features {pairs.names} differ from the trained "
                     f"features {self.feature_names_} (hint: pass the same kind of side info)"
                 )
-            predicted = self.booster_.predict(pairs.matrix) if pairs.rows.size else np.zeros(0)
+            predicted = _predict(self.booster_, pairs.matrix)
             scores.append(predicted if base is None else predicted + base)
             rows.append(start + pairs.rows)
             items.append(pairs.items)
@@ -363,6 +364,18 @@ class LearnedFusion:
         model.feature_names_ = meta["feature_names"]
         model.channel_names_ = meta["channel_names"]
         return model
+
+
+#: Feature rows from which prediction uses every core; below, one thread (online calls).
+PARALLEL_PREDICT_ROWS = 20_000
+
+
+def _predict(booster: lightgbm.Booster, matrix: np.ndarray) -> np.ndarray:
+    """Model scores of each feature row; tree sums do not depend on the thread count."""
+    if matrix.shape[0] == 0:
+        return np.zeros(0)
+    threads = (os.cpu_count() or 1) if matrix.shape[0] >= PARALLEL_PREDICT_ROWS else 1
+    return booster.predict(matrix, num_threads=threads)
 
 
 def _select(pairs: PairFeatures, mask: np.ndarray) -> PairFeatures:
