@@ -308,27 +308,11 @@ def _check_no_extra_fields(spec: ReadSpec) -> None:
     """Reject records with more fields than the header, which a projected read ignores.
 
     A streaming pass that touches every column (its output is empty) makes polars check
-    each record's field count; only on failure is the file re-read to find the line.
+    each record's field count; its error goes through :func:`translate`, which finds the
+    line.
     """
     all_empty = pl.all_horizontal(pl.exclude(ROW).is_null())
-    try:
-        _scan_text(spec).filter(all_empty).select(ROW).collect(engine="streaming")
-    except pl.exceptions.ComputeError as exc:
-        if "more fields" not in str(exc):
-            raise
-        record, found, expected = _first_long_record(spec)
-        raise field_count_error(spec, record, found, expected) from None
-
-
-def _first_long_record(spec: ReadSpec) -> tuple[int, int, int]:
-    """(0-based record, fields, header fields) of the first record longer than the header."""
-    with open(spec.path, encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle, delimiter=spec.separator, quotechar='"')
-        expected = len(next(reader, []))
-        for record, fields in enumerate(reader):
-            if len(fields) > expected:
-                return record, len(fields), expected
-    return 0, expected + 1, expected
+    _scan_text(spec).filter(all_empty).select(ROW).collect(engine="streaming")
 
 
 def _read_parquet(spec: ReadSpec, columns: list[str]) -> pl.DataFrame:

@@ -14,6 +14,7 @@ import polars as pl
 
 from recfusion.columns import ALL_USERS, CI_HIGH, CI_LOW, K, METRIC, SEGMENT, STRATEGY, VALUE
 from recfusion.errors import InputError
+from recfusion.evaluation._evaluate import TABLE_SCHEMA
 
 ACCURACY = ("recall", "precision", "hit_rate", "ndcg", "mrr", "map")
 BEYOND_ACCURACY = (
@@ -59,15 +60,8 @@ DIRECTION |= {name: 1 for name in BEYOND_ACCURACY} | {"gini": -1, "avg_popularit
 
 EXTERNAL_PREFIX = "ext:"
 REQUIRED = (STRATEGY, METRIC, VALUE)
-SCHEMA = {
-    STRATEGY: pl.String,
-    METRIC: pl.String,
-    K: pl.Int64,
-    VALUE: pl.Float64,
-    CI_LOW: pl.Float64,
-    CI_HIGH: pl.Float64,
-    SEGMENT: pl.String,
-}
+#: The evaluation stage's tidy table layout, shared rather than restated.
+SCHEMA = TABLE_SCHEMA
 
 
 @dataclass(frozen=True)
